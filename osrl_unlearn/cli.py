@@ -1,0 +1,109 @@
+"""The `osrl-unlearn` command line. Each subcommand only parses and calls the package."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.tasks import DEFAULT_COST_LIMIT
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from osrl_unlearn.doctor import doctor
+
+    return doctor()
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from osrl_unlearn import datasets
+    from osrl_unlearn.collect import collect_to_file, summarise
+    from osrl_unlearn.plots import plot_dataset
+    from osrl_unlearn.tasks import check_task
+    from osrl_unlearn.variants import base_dataset_path
+
+    check_task(args.task)
+    out = Path(args.out) if args.out else base_dataset_path(args.task)
+    collect_to_file(args.task, args.episodes, out, args.seed)
+    data, _ = datasets.read_hdf5(out)
+    summary = summarise(data, args.cost_limit)
+    picture = plot_dataset(data, args.cost_limit, f"{args.task} (generated)", out.with_suffix(".png"))
+    print(json.dumps({"task": args.task, "file": str(out), "plot": str(picture), **summary}))
+    return 0
+
+
+def _cmd_poison(args: argparse.Namespace) -> int:
+    from osrl_unlearn import datasets
+    from osrl_unlearn.collect import summarise
+    from osrl_unlearn.plots import plot_dataset
+    from osrl_unlearn.poison import ATTACKS
+    from osrl_unlearn.registration import variant_id
+    from osrl_unlearn.tasks import check_task
+    from osrl_unlearn.variants import build_poisoned_dataset
+
+    check_task(args.task)
+    if args.attack not in ATTACKS:
+        raise UserInputError(f"unknown attack {args.attack!r}; known attacks: {', '.join(ATTACKS)}")
+    if not 0.0 < args.ratio < 1.0:
+        raise UserInputError(f"--ratio must be strictly between 0 and 1, got {args.ratio}")
+    out = build_poisoned_dataset(
+        args.task, args.attack, args.ratio, args.seed,
+        base_path=Path(args.base) if args.base else None,
+        out=Path(args.out) if args.out else None,
+    )
+    data, _ = datasets.read_hdf5(out)
+    name = variant_id(args.task, args.attack, args.ratio)
+    picture = plot_dataset(data, args.cost_limit, f"{name} (generated)", out.with_suffix(".png"))
+    forget = data[datasets.FORGET_MASK_KEY]
+    print(json.dumps({
+        "id": name, "file": str(out), "plot": str(picture),
+        "forget_transitions": int(forget.sum()), "forget_fraction": round(float(forget.mean()), 4),
+        **summarise(data, args.cost_limit),
+    }))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="osrl-unlearn", description="Safe-RULE unlearning for OSRL agents"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    doctor = commands.add_parser("doctor", help="check the installed stack and simulators")
+    doctor.set_defaults(run=_cmd_doctor)
+
+    collect = commands.add_parser("collect", help="build a generated DSRL-format dataset")
+    collect.add_argument("--task", required=True)
+    collect.add_argument("--episodes", type=int, default=200)
+    collect.add_argument("--out", help="HDF5 file (default: the generated-data folder)")
+    collect.add_argument("--seed", type=int, default=0)
+    collect.add_argument("--cost-limit", type=float, default=DEFAULT_COST_LIMIT)
+    collect.set_defaults(run=_cmd_collect)
+
+    poison = commands.add_parser("poison", help="build a poisoned variant of a generated dataset")
+    poison.add_argument("--task", required=True)
+    poison.add_argument("--attack", required=True, help="max-cost, reward-lure or cost-swap")
+    poison.add_argument("--ratio", type=float, default=0.15)
+    poison.add_argument("--seed", type=int, default=0)
+    poison.add_argument("--base", help="clean HDF5 file (default: the task's generated file)")
+    poison.add_argument("--out", help="poisoned HDF5 file (default: the generated-data folder)")
+    poison.add_argument("--cost-limit", type=float, default=DEFAULT_COST_LIMIT)
+    poison.set_defaults(run=_cmd_poison)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run a subcommand; bad input ends with one `error:` line and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserInputError as error:
+        print(f"osrl-unlearn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Build a DSRL-format dataset by running the scripted behaviour policies in the simulator."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import trange
+
+from osrl_unlearn import datasets
+from osrl_unlearn.behaviour import BehaviourKnobs, make_behaviour
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.tasks import check_task, make_env
+
+
+def collect(task: str, episodes: int, seed: int = 0, progress: bool = True) -> datasets.Dataset:
+    """Run `episodes` behaviour episodes of `task` and return their transitions.
+
+    Each episode draws its own behaviour knobs, so the dataset spans the
+    reward-cost trade-off. The same task, episode count and seed give the same data.
+    """
+    check_task(task)
+    if episodes < 1:
+        raise UserInputError(f"--episodes must be at least 1, got {episodes}")
+    env = make_env(task)
+    rng = np.random.default_rng(seed)
+    columns = defaultdict(list)
+    for episode in trange(episodes, desc=f"Collecting {task}", disable=not progress):
+        knobs = BehaviourKnobs.sample(rng)
+        # The Bullet tasks draw their start state from numpy's global generator.
+        np.random.seed(seed * 100_003 + episode)
+        observation, _ = env.reset(seed=seed * 100_003 + episode)
+        policy = make_behaviour(env, task, knobs, rng)
+        done = False
+        while not done:
+            action = policy()
+            next_observation, reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            columns["observations"].append(observation)
+            columns["next_observations"].append(next_observation)
+            columns["actions"].append(action)
+            columns["rewards"].append(reward)
+            columns["costs"].append(info["cost"])
+            columns["terminals"].append(terminated)
+            columns["timeouts"].append(truncated and not terminated)
+            observation = next_observation
+    env.close()
+    return {
+        key: np.asarray(values, dtype=datasets.DSRL_DTYPES[key])
+        for key, values in columns.items()
+    }
+
+
+def summarise(data: datasets.Dataset, cost_limit: float) -> dict:
+    """The figures a DSRL user checks first: sizes, return ranges, episodes over the limit."""
+    rewards, costs = datasets.episode_returns(data)
+    return {
+        "episodes": int(len(rewards)),
+        "transitions": int(len(data["observations"])),
+        "reward_min": float(rewards.min()),
+        "reward_max": float(rewards.max()),
+        "cost_min": float(costs.min()),
+        "cost_max": float(costs.max()),
+        "cost_limit": float(cost_limit),
+        "episodes_over_limit": int((costs > cost_limit).sum()),
+    }
+
+
+def collect_to_file(
+    task: str, episodes: int, out: Path, seed: int = 0, progress: bool = True
+) -> Path:
+    """Collect and write the dataset as a generated DSRL-format HDF5 file."""
+    out = Path(out)
+    if out.exists():
+        raise UserInputError(f"{out} already exists; choose another --out or delete it first")
+    data = collect(task, episodes, seed, progress)
+    record = {
+        "generated_by": "osrl-unlearn collect (scripted behaviour; not DSRL's official data)",
+        "task": task,
+        "episodes": episodes,
+        "seed": seed,
+    }
+    return datasets.write_hdf5(data, out, attributes={"generation": record})

@@ -1,0 +1,174 @@
+"""DSRL-format datasets on disk: where generated files live, reading, writing, checking, splitting.
+
+A dataset is a dict of numpy arrays with DSRL's keys (see `DSRL_KEYS`). A poisoned
+dataset carries one more array, `forget_mask` (True for poisoned transitions), and
+its HDF5 file records the attack as file attributes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import h5py
+import numpy as np
+
+from osrl_unlearn.errors import UserInputError
+
+Dataset = Dict[str, np.ndarray]
+
+DSRL_KEYS = (
+    "observations", "next_observations", "actions", "rewards", "costs", "terminals",
+    "timeouts"
+)
+DSRL_DTYPES = {
+    "observations": np.float32,
+    "next_observations": np.float32,
+    "actions": np.float32,
+    "rewards": np.float32,
+    "costs": np.float32,
+    "terminals": np.bool_,
+    "timeouts": np.bool_,
+}
+FORGET_MASK_KEY = "forget_mask"
+GENERATED_SUFFIX = ".generated.hdf5"
+
+
+def data_dir() -> Path:
+    """Folder of the project's generated datasets.
+
+    `OSRL_UNLEARN_DATA_DIR` if set, else a `osrl-unlearn-generated` folder inside
+    DSRL's own dataset folder (`DSRL_DATASET_DIR`, default ~/.dsrl/datasets). Files
+    here are never named like DSRL's official downloads.
+    """
+    explicit = os.environ.get("OSRL_UNLEARN_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    dsrl_dir = os.environ.get("DSRL_DATASET_DIR", os.path.expanduser("~/.dsrl/datasets"))
+    return Path(dsrl_dir) / "osrl-unlearn-generated"
+
+
+def generated_path(dataset_id: str) -> Path:
+    """Where the generated dataset of a task or poisoned id is expected."""
+    return data_dir() / f"{dataset_id}{GENERATED_SUFFIX}"
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file, to tie a poisoned dataset to the exact base file it came from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def validate(data: Dataset) -> None:
+    """Raise UserInputError unless `data` has DSRL's keys with one row per transition."""
+    missing = [key for key in DSRL_KEYS if key not in data]
+    if missing:
+        raise UserInputError(f"dataset is missing DSRL keys: {', '.join(missing)}")
+    size = len(data["observations"])
+    wrong = {key: len(data[key]) for key in data if len(data[key]) != size}
+    if wrong:
+        raise UserInputError(
+            f"dataset arrays differ in length: observations has {size} rows, "
+            + ", ".join(f"{key} has {length}" for key, length in wrong.items())
+        )
+    if size == 0:
+        raise UserInputError("dataset is empty")
+
+
+def write_hdf5(
+    data: Dataset,
+    path: Path,
+    attributes: Optional[dict] = None,
+    overwrite: bool = False
+) -> Path:
+    """Write a dataset in DSRL's layout (plus `forget_mask` if present).
+
+    Refuses to replace an existing file unless `overwrite` is set: datasets are
+    expensive to rebuild and may be someone's only copy.
+    """
+    validate(data)
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UserInputError(f"{path} already exists; choose another --out or delete it first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with h5py.File(partial, "w") as handle:
+        for key in DSRL_KEYS:
+            handle.create_dataset(key, data=np.asarray(data[key], dtype=DSRL_DTYPES[key]))
+        if FORGET_MASK_KEY in data:
+            handle.create_dataset(FORGET_MASK_KEY, data=np.asarray(data[FORGET_MASK_KEY], bool))
+        for name, value in (attributes or {}).items():
+            handle.attrs[name] = json.dumps(value)
+    partial.replace(path)
+    return path
+
+
+def read_hdf5(path: Path) -> Tuple[Dataset, dict]:
+    """Read a dataset written by `write_hdf5` (or any DSRL file) and its attributes."""
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"dataset file not found: {path}")
+    try:
+        with h5py.File(path, "r") as handle:
+            data = {key: handle[key][()] for key in handle.keys()}
+            attributes = {name: json.loads(value) for name, value in handle.attrs.items()}
+    except (OSError, ValueError, KeyError) as error:
+        raise UserInputError(f"{path} is not a readable HDF5 dataset ({error})") from None
+    validate(data)
+    if FORGET_MASK_KEY in data:
+        check_mask(data, data[FORGET_MASK_KEY])
+    return data, attributes
+
+
+def check_mask(data: Dataset, mask: np.ndarray) -> np.ndarray:
+    """Return `mask` as a boolean array after checking it has one entry per transition."""
+    mask = np.asarray(mask)
+    size = len(data["observations"])
+    if mask.ndim != 1 or len(mask) != size:
+        raise UserInputError(
+            f"forget mask has {mask.shape} entries but the dataset has {size} transitions"
+        )
+    return mask.astype(bool)
+
+
+def split_keep_forget(data: Dataset, mask: Optional[np.ndarray] = None) -> Tuple[Dataset, Dataset]:
+    """Split a dataset into the part to keep (D_k) and the part to forget (D_f).
+
+    The mask defaults to the dataset's own `forget_mask`. Both parts are needed by
+    unlearning, so an empty forget set or an empty keep set is an error.
+    """
+    if mask is None:
+        if FORGET_MASK_KEY not in data:
+            raise UserInputError("dataset has no forget_mask; pass a mask explicitly")
+        mask = data[FORGET_MASK_KEY]
+    mask = check_mask(data, mask)
+    if not mask.any():
+        raise UserInputError("the forget set is empty: nothing to unlearn")
+    if mask.all():
+        raise UserInputError("the forget set is the whole dataset: nothing would be kept")
+    keep = {key: value[~mask] for key, value in data.items() if key != FORGET_MASK_KEY}
+    forget = {key: value[mask] for key, value in data.items() if key != FORGET_MASK_KEY}
+    return keep, forget
+
+
+def episode_bounds(data: Dataset) -> np.ndarray:
+    """(start, end) index pairs of the episodes, cut at terminals and timeouts."""
+    ends = np.flatnonzero(np.logical_or(data["terminals"], data["timeouts"])) + 1
+    if len(ends) == 0 or ends[-1] != len(data["observations"]):
+        ends = np.append(ends, len(data["observations"]))
+    starts = np.concatenate([[0], ends[:-1]])
+    return np.stack([starts, ends], axis=1)
+
+
+def episode_returns(data: Dataset) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-episode reward return and cost return."""
+    bounds = episode_bounds(data)
+    rewards = np.array([data["rewards"][s:e].sum() for s, e in bounds])
+    costs = np.array([data["costs"][s:e].sum() for s, e in bounds])
+    return rewards, costs

@@ -1,0 +1,82 @@
+"""Gymnasium ids of the generated datasets, registered through gymnasium's plugin hook.
+
+gymnasium runs `register_envs` while `import gymnasium` is still executing (entry
+point group `gymnasium.envs`, name `__root__`, declared in setup.cfg), so this module
+imports nothing heavy: the environments themselves are built by
+`osrl_unlearn.variants.make_variant_env` when `gym.make` is called.
+
+Ids: `Offline<Task>-Generated-v0` for the clean generated data of a DSRL task and
+`Offline<Task>-<Attack><Percent>-v0` for a poisoned variant, e.g.
+`OfflineBallRun-MaxCost15-v0` or `OfflineAntVelocityGymnasium-CostSwap30-v0`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Optional
+
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.tasks import SUPPORTED_TASKS
+
+ATTACK_ID_NAMES = {"max-cost": "MaxCost", "reward-lure": "RewardLure", "cost-swap": "CostSwap"}
+REGISTERED_PERCENTS = (15, 30)
+POISON_SEED = 0
+_ID_PATTERN = re.compile(r"^Offline(?P<base>\w+?)-(?P<variant>Generated|[A-Za-z]+\d+)-v0$")
+
+
+class Variant(NamedTuple):
+    """What a registered id stands for: a DSRL task and, if poisoned, the attack."""
+
+    task: str
+    attack: Optional[str] = None
+    ratio: Optional[float] = None
+
+
+def variant_id(task: str, attack: Optional[str] = None, ratio: Optional[float] = None) -> str:
+    """The gymnasium id of a task's generated data, clean or poisoned."""
+    base = task[len("Offline"):task.rindex("-v")]
+    if attack is None:
+        return f"Offline{base}-Generated-v0"
+    return f"Offline{base}-{ATTACK_ID_NAMES[attack]}{round(ratio * 100)}-v0"
+
+
+def parse_variant_id(dataset_id: str) -> Variant:
+    """Inverse of `variant_id`; a clear error for anything that is not one of ours."""
+    match = _ID_PATTERN.match(dataset_id)
+    tasks = {task[len("Offline"):task.rindex("-v")]: task for task in SUPPORTED_TASKS}
+    if match is None or match["base"] not in tasks:
+        raise UserInputError(
+            f"{dataset_id!r} is not a generated dataset id; expected e.g. "
+            "OfflineBallRun-Generated-v0 or OfflineBallRun-MaxCost15-v0"
+        )
+    task = tasks[match["base"]]
+    if match["variant"] == "Generated":
+        return Variant(task)
+    names = {name: attack for attack, name in ATTACK_ID_NAMES.items()}
+    attack_name = match["variant"].rstrip("0123456789")
+    if attack_name not in names:
+        raise UserInputError(
+            f"unknown attack {attack_name!r} in {dataset_id!r}; known: {', '.join(names)}"
+        )
+    return Variant(task, names[attack_name], int(match["variant"][len(attack_name):]) / 100)
+
+
+def register_envs() -> None:
+    """Register every generated and poisoned id with gymnasium (called by its plugin hook)."""
+    from gymnasium.envs.registration import register, registry
+
+    variants = [Variant(task) for task in SUPPORTED_TASKS] + [
+        Variant(task, attack, percent / 100)
+        for task in SUPPORTED_TASKS
+        for attack in ATTACK_ID_NAMES
+        for percent in REGISTERED_PERCENTS
+    ]
+    for variant in variants:
+        env_id = variant_id(*variant)
+        if env_id in registry:
+            continue
+        register(
+            id=env_id,
+            entry_point="osrl_unlearn.variants:make_variant_env",
+            kwargs={"dataset_id": env_id},
+        )

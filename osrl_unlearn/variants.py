@@ -1,0 +1,104 @@
+"""Environments of the registered generated ids: a DSRL task whose `get_dataset()` is ours.
+
+`gym.make("OfflineBallRun-MaxCost15-v0")` gives the DSRL OfflineBallRun-v0
+environment (same simulator, same normalized-score constants) whose `get_dataset()`
+returns the poisoned data with its `forget_mask`. Nothing is downloaded: the clean
+base file must have been built with `osrl-unlearn collect`; the poisoned file is
+built from it on first use and kept beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import gymnasium as gym
+
+from osrl_unlearn import datasets
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.poison import poison
+from osrl_unlearn.registration import POISON_SEED, Variant, parse_variant_id, variant_id
+from osrl_unlearn.tasks import DEFAULT_COST_LIMIT, make_env
+
+
+def base_dataset_path(task: str) -> Path:
+    """Where the clean generated dataset of a DSRL task is expected."""
+    return datasets.generated_path(variant_id(task))
+
+
+def build_poisoned_dataset(
+    task: str,
+    attack: str,
+    ratio: float,
+    seed: int = POISON_SEED,
+    base_path: Optional[Path] = None,
+    out: Optional[Path] = None,
+) -> Path:
+    """Poison the clean generated dataset of `task` and save it with its mask and record.
+
+    An existing poisoned file is reused if it was built from the same base file with
+    the same attack; if it was not, it is left alone and an error says so.
+    """
+    base_path = Path(base_path or base_dataset_path(task))
+    if not base_path.exists():
+        raise UserInputError(
+            f"base dataset for {task} not found at {base_path}; build it with: "
+            f"osrl-unlearn collect --task {task} --episodes 200 --out {base_path}"
+        )
+    out = Path(out or datasets.generated_path(variant_id(task, attack, ratio)))
+    record = {
+        "attack": attack,
+        "ratio": ratio,
+        "seed": seed,
+        "base_file": str(base_path),
+        "base_sha256": datasets.file_checksum(base_path),
+    }
+    if out.exists():
+        _, attributes = datasets.read_hdf5(out)
+        existing = attributes.get("attack_record", {})
+        if {k: existing.get(k) for k in record if k != "base_file"} != \
+                {k: v for k, v in record.items() if k != "base_file"}:
+            raise UserInputError(
+                f"{out} exists but was built differently ({existing}); "
+                "move it away to rebuild it from the current base file"
+            )
+        return out
+    clean, _ = datasets.read_hdf5(base_path)
+    poisoned, _ = poison(clean, attack, ratio, seed, cost_limit=DEFAULT_COST_LIMIT)
+    return datasets.write_hdf5(poisoned, out, attributes={"attack_record": record})
+
+
+def load_variant_dataset(dataset_id: str) -> datasets.Dataset:
+    """The data behind a registered id; poisoned data carries `forget_mask`."""
+    variant = parse_variant_id(dataset_id)
+    if variant.attack is None:
+        path = base_dataset_path(variant.task)
+        if not path.exists():
+            raise UserInputError(
+                f"generated dataset for {variant.task} not found at {path}; build it with: "
+                f"osrl-unlearn collect --task {variant.task} --episodes 200 --out {path}"
+            )
+    else:
+        path = build_poisoned_dataset(variant.task, variant.attack, variant.ratio)
+    data, _ = datasets.read_hdf5(path)
+    return data
+
+
+class GeneratedDatasetEnv(gym.Wrapper):
+    """A DSRL offline env whose dataset is one of this project's generated variants."""
+
+    def __init__(self, env: gym.Env, dataset_id: str):
+        super().__init__(env)
+        self.dataset_id = dataset_id
+
+    def get_dataset(self, h5path: Optional[str] = None) -> datasets.Dataset:
+        """The variant's data, or the data of an explicit HDF5 file if one is given."""
+        if h5path is not None:
+            return datasets.read_hdf5(Path(h5path))[0]
+        return load_variant_dataset(self.dataset_id)
+
+
+def make_variant_env(dataset_id: str) -> GeneratedDatasetEnv:
+    """Entry point of the registered ids (see `osrl_unlearn.registration`)."""
+    variant: Variant = parse_variant_id(dataset_id)
+    return GeneratedDatasetEnv(make_env(variant.task), dataset_id)
