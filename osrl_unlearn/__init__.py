@@ -5,4 +5,9 @@ This module stays import-light on purpose: gymnasium loads
 here may import gymnasium, dsrl or torch at module level.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# dsrl warns on import that MetaDrive's `gym` is missing; those tasks are not used here.
+os.environ.setdefault("DSRL_SUPPRESS_IMPORT_ERROR", "1")

@@ -31,6 +31,10 @@ CIRCLE_TASK_RADIUS = 7.0
 CAR_SPEED_PER_THROTTLE = 3.4  # measured: steady speed (m/s) per unit throttle, straight
 CAR_STEERING_SIGN = -1.0  # measured: positive steering turns the car clockwise
 ANT_CONTROL_DT = 0.05
+# Share of episodes run with unsafe settings. Kept low so that an agent that mostly
+# imitates the clean data stays under the cost limit (BCQ-L's actor only perturbs
+# actions drawn from its behaviour model), and injected poison visibly shifts it.
+UNSAFE_FRACTION = 0.2
 
 
 @dataclass
@@ -42,11 +46,12 @@ class BehaviourKnobs:
     noise: float  # std of Gaussian noise added to every action
 
     @staticmethod
-    def sample(rng: np.random.Generator) -> "BehaviourKnobs":
-        """Draw a setting spread over the whole safe-to-unsafe range."""
+    def sample(rng: np.random.Generator, unsafe_fraction: float = UNSAFE_FRACTION) -> "BehaviourKnobs":
+        """Draw a setting: mostly safe and slow, sometimes fast or wide and unsafe."""
+        unsafe = rng.random() < unsafe_fraction
         return BehaviourKnobs(
-            speed_ratio=float(rng.uniform(0.3, 1.7)),
-            radius=float(rng.uniform(3.0, 8.5)),
+            speed_ratio=float(rng.uniform(1.0, 1.7) if unsafe else rng.uniform(0.3, 0.95)),
+            radius=float(rng.uniform(6.2, 8.5) if unsafe else rng.uniform(3.0, 5.9)),
             noise=float(rng.uniform(0.0, 0.3)),
         )
 

@@ -66,6 +66,19 @@ def _cmd_poison(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from osrl_unlearn.evaluation import evaluate_run
+
+    result = evaluate_run(Path(args.path), args.episodes, best=not args.last, seed=args.seed)
+    print(
+        f"{result['run']} ({result['checkpoint']}, {args.episodes} episodes): "
+        f"normalized reward {result['normalized_reward']:.3f} +- {result['normalized_reward_std']:.3f}, "
+        f"normalized cost {result['normalized_cost']:.3f} +- {result['normalized_cost_std']:.3f}, "
+        f"{'safe' if result['safe'] else 'UNSAFE'}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="osrl-unlearn", description="Safe-RULE unlearning for OSRL agents"
@@ -92,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     poison.add_argument("--out", help="poisoned HDF5 file (default: the generated-data folder)")
     poison.add_argument("--cost-limit", type=float, default=DEFAULT_COST_LIMIT)
     poison.set_defaults(run=_cmd_poison)
+
+    evaluate = commands.add_parser("eval", help="evaluate a saved OSRL run in the simulator")
+    evaluate.add_argument("--path", required=True, help="run directory logs/<group>/<name>")
+    evaluate.add_argument("--episodes", type=int, default=10)
+    evaluate.add_argument("--last", action="store_true", help="use model.pt, not model_best.pt")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(run=_cmd_eval)
     return parser
 
 

@@ -61,6 +61,13 @@ def parse_variant_id(dataset_id: str) -> Variant:
     return Variant(task, names[attack_name], int(match["variant"][len(attack_name):]) / 100)
 
 
+def base_task(task_or_id: str) -> str:
+    """The DSRL task behind a generated id; any other id is returned as it is."""
+    if _ID_PATTERN.match(task_or_id):
+        return parse_variant_id(task_or_id).task
+    return task_or_id
+
+
 def register_envs() -> None:
     """Register every generated and poisoned id with gymnasium (called by its plugin hook)."""
     from gymnasium.envs.registration import register, registry

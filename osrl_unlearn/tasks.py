@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 
 from osrl_unlearn.errors import UserInputError
@@ -31,8 +30,7 @@ def check_task(task: str) -> str:
 
 
 def import_dsrl() -> None:
-    """Import dsrl so its tasks are registered, without its warning about MetaDrive's `gym`."""
-    os.environ.setdefault("DSRL_SUPPRESS_IMPORT_ERROR", "1")
+    """Import dsrl so that its tasks are registered with gymnasium."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import dsrl  # noqa: F401

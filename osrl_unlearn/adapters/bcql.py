@@ -1,0 +1,43 @@
+"""BCQ-L (osrl.algorithms.BCQL): built from its OSRL-style config."""
+
+from __future__ import annotations
+
+from osrl.algorithms import BCQL, BCQLTrainer
+
+from osrl_unlearn.configs import BCQLTrainConfig
+
+NAME = "BCQL"
+Config = BCQLTrainConfig
+
+
+def build_model(cfg: BCQLTrainConfig, state_dim: int, action_dim: int, max_action: float) -> BCQL:
+    """An OSRL BCQL with the config's sizes (matches a state_dict saved by OSRL)."""
+    return BCQL(
+        state_dim=state_dim,
+        action_dim=action_dim,
+        max_action=max_action,
+        a_hidden_sizes=cfg.a_hidden_sizes,
+        c_hidden_sizes=cfg.c_hidden_sizes,
+        vae_hidden_sizes=cfg.vae_hidden_sizes,
+        sample_action_num=cfg.sample_action_num,
+        PID=cfg.PID,
+        gamma=cfg.gamma,
+        tau=cfg.tau,
+        lmbda=cfg.lmbda,
+        beta=cfg.beta,
+        phi=cfg.phi,
+        num_q=cfg.num_q,
+        num_qc=cfg.num_qc,
+        cost_limit=cfg.cost_limit,
+        episode_len=cfg.episode_len,
+        device=cfg.device,
+    )
+
+
+def build_trainer(model: BCQL, env, cfg: BCQLTrainConfig, logger) -> BCQLTrainer:
+    """OSRL's own trainer for the model (its optimizers, train_one_step, rollout)."""
+    return BCQLTrainer(
+        model, env, logger=logger, actor_lr=cfg.actor_lr, critic_lr=cfg.critic_lr,
+        vae_lr=cfg.vae_lr, reward_scale=cfg.reward_scale, cost_scale=cfg.cost_scale,
+        device=cfg.device,
+    )

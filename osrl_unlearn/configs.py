@@ -1,0 +1,69 @@
+"""Training configurations: OSRL's flags, with sizes scaled down for a 2-core CPU.
+
+Field names are OSRL's own (examples/configs/*_configs.py in liuzuxin/OSRL), so an
+OSRL command line works unchanged; the defaults differ where OSRL's would take hours
+here: hidden sizes 256 -> 128, VAE 400 -> 128, batch 512 -> 256, 100,000 -> 10,000
+update steps, evaluation every 2,500 steps on 5 episodes. `episode_len` defaults to
+the DSRL task's own episode length.
+"""
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+
+@dataclass
+class TrainConfig:
+    """Flags every OSRL training script shares."""
+
+    # logging (OSRL: logs/<group>/<name>/)
+    project: str = "OSRL-unlearn"
+    group: Optional[str] = None
+    name: Optional[str] = None
+    prefix: Optional[str] = ""
+    suffix: Optional[str] = ""
+    logdir: Optional[str] = "logs"
+    verbose: bool = False
+    # dataset processing, passed to DSRL's pre_process_data as in OSRL
+    outliers_percent: Optional[float] = None
+    noise_scale: Optional[float] = None
+    inpaint_ranges: Optional[Tuple[Tuple[float, float, float, float], ...]] = None
+    epsilon: Optional[float] = None
+    density: float = 1.0
+    # training
+    task: str = "OfflineBallRun-Generated-v0"
+    dataset: Optional[str] = None  # an explicit HDF5 file instead of the task's data
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 2
+    reward_scale: float = 0.1
+    cost_scale: float = 1.0
+    cost_limit: float = 10.0
+    episode_len: Optional[int] = None
+    batch_size: int = 256
+    update_steps: int = 10_000
+    num_workers: int = 0
+    gamma: float = 0.99
+    tau: float = 0.005
+    # evaluation
+    eval_episodes: int = 5
+    eval_every: int = 2_500
+
+
+@dataclass
+class BCQLTrainConfig(TrainConfig):
+    """BCQ-L (osrl.algorithms.BCQL)."""
+
+    prefix: Optional[str] = "BCQL"
+    actor_lr: float = 0.001
+    critic_lr: float = 0.001
+    vae_lr: float = 0.001
+    phi: float = 0.05
+    lmbda: float = 0.75
+    beta: float = 0.5
+    a_hidden_sizes: List[int] = field(default_factory=lambda: [128, 128])
+    c_hidden_sizes: List[int] = field(default_factory=lambda: [128, 128])
+    vae_hidden_sizes: int = 128
+    sample_action_num: int = 10
+    num_q: int = 2
+    num_qc: int = 2
+    PID: List[float] = field(default_factory=lambda: [0.1, 0.003, 0.001])

@@ -1,0 +1,101 @@
+"""Evaluation in the simulator with DSRL's normalized reward and cost.
+
+This is reporting only: nothing in the unlearning stage reads these numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List
+
+import gymnasium as gym
+import numpy as np
+import torch
+from dsrl.offline_env import OfflineEnvWrapper, wrap_env
+from fsrl.utils import DummyLogger
+from tqdm.auto import trange
+
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.tasks import import_dsrl
+
+
+def make_eval_env(task: str, reward_scale: float, cost_limit: float):
+    """The environment as OSRL's scripts wrap it, with the cost limit set for scoring."""
+    import_dsrl()
+    env = OfflineEnvWrapper(wrap_env(gym.make(task), reward_scale=reward_scale))
+    env.set_target_cost(cost_limit)
+    return env
+
+
+@torch.no_grad()
+def evaluate(trainer, env, episodes: int, reward_scale: float, cost_scale: float,
+             progress: bool = True) -> Dict[str, object]:
+    """Roll the trainer's model out for `episodes` episodes with OSRL's own rollout.
+
+    Returns per-episode and summary DSRL normalized reward and cost.
+    """
+    trainer.model.eval()
+    rewards: List[float] = []
+    costs: List[float] = []
+    for _ in trange(episodes, desc="Evaluating", leave=False, disable=not progress):
+        episode_reward, _, episode_cost = trainer.rollout()
+        rewards.append(episode_reward / reward_scale)
+        costs.append(episode_cost / cost_scale)
+    trainer.model.train()
+    scores = [env.get_normalized_score(r, c) for r, c in zip(rewards, costs)]
+    normalized_reward = np.array([score[0] for score in scores])
+    normalized_cost = np.array([score[1] for score in scores])
+    return {
+        "episodes": episodes,
+        "reward": float(np.mean(rewards)),
+        "cost": float(np.mean(costs)),
+        "normalized_reward": float(normalized_reward.mean()),
+        "normalized_reward_std": float(normalized_reward.std()),
+        "normalized_cost": float(normalized_cost.mean()),
+        "normalized_cost_std": float(normalized_cost.std()),
+        "safe": bool(normalized_cost.mean() <= 1.0),
+        "episode_normalized_reward": normalized_reward.round(4).tolist(),
+        "episode_normalized_cost": normalized_cost.round(4).tolist(),
+    }
+
+
+def write_eval(run_dir: Path, result: Dict[str, object], checkpoint: str) -> Path:
+    """Store an evaluation next to the run's checkpoints, one file per checkpoint."""
+    out = Path(run_dir) / f"eval_{Path(checkpoint).stem}.json"
+    out.write_text(json.dumps(result, indent=2))
+    return out
+
+
+def load_run(path: Path, best: bool = True):
+    """An OSRL run's config, adapter and model, read with OSRL's `load_config_and_model`."""
+    from osrl.common.exp_util import load_config_and_model
+
+    from osrl_unlearn.adapters import adapter_for_config
+
+    path = Path(path)
+    checkpoint = path / "checkpoint" / ("model_best.pt" if best else "model.pt")
+    if not (path / "config.yaml").exists() or not checkpoint.exists():
+        raise UserInputError(
+            f"{path} is not an OSRL run: expected config.yaml and {checkpoint.relative_to(path)}"
+        )
+    config, state = load_config_and_model(str(path), best)
+    adapter = adapter_for_config(config)
+    cfg = adapter.Config(**{k: v for k, v in config.items() if k in adapter.Config.__dataclass_fields__})
+    return cfg, adapter, state, checkpoint
+
+
+def evaluate_run(path: Path, episodes: int = 10, best: bool = True, seed: int = 0) -> Dict[str, object]:
+    """Evaluate a saved run in the simulator and store the result in the run."""
+    cfg, adapter, state, checkpoint = load_run(path, best)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
+    model = adapter.build_model(cfg, env.observation_space.shape[0], env.action_space.shape[0],
+                                float(env.action_space.high[0]))
+    model.load_state_dict(state["model_state"])
+    trainer = adapter.build_trainer(model, env, cfg, logger=DummyLogger())
+    result = evaluate(trainer, env, episodes, cfg.reward_scale, cfg.cost_scale)
+    result.update(run=str(path), checkpoint=checkpoint.name, task=cfg.task)
+    write_eval(Path(path), result, checkpoint.name)
+    return result

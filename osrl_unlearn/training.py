@@ -1,0 +1,99 @@
+"""Train an OSRL agent on a DSRL or generated dataset id, in OSRL's run layout.
+
+The loop is OSRL's (examples/train/train_*.py): sample a batch from OSRL's
+TransitionDataset, call the algorithm's own `train_one_step`, evaluate every
+`eval_every` steps, save `checkpoint/model.pt` and, by OSRL's rule (lowest cost,
+then highest reward), `checkpoint/model_best.pt`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Tuple
+
+import numpy as np
+import torch
+from fsrl.utils import TensorboardLogger
+from osrl.common import TransitionDataset
+from osrl.common.exp_util import auto_name, seed_all
+from torch.utils.data import DataLoader
+from tqdm.auto import trange
+
+from osrl_unlearn.evaluation import evaluate, make_eval_env
+from osrl_unlearn.registration import base_task
+from osrl_unlearn.tasks import episode_length, import_dsrl
+
+
+def resolve_run(cfg, default_cfg) -> Path:
+    """Fill in OSRL's derived fields (episode length, group, name) and return the run dir."""
+    if cfg.episode_len is None:
+        cfg.episode_len = episode_length(base_task(cfg.task))
+    if cfg.group is None:
+        cfg.group = f"{cfg.task}-cost-{int(cfg.cost_limit)}"
+    if cfg.name is None:
+        default_cfg.episode_len = cfg.episode_len  # derived, so not part of the name
+        cfg.name = auto_name(asdict(default_cfg), asdict(cfg), cfg.prefix, cfg.suffix)
+    return Path(cfg.logdir) / cfg.group / cfg.name
+
+
+def load_training_data(cfg) -> Tuple[object, dict]:
+    """The task's environment and its (optionally processed) dataset, as OSRL loads them."""
+    import gymnasium as gym
+
+    import_dsrl()
+    env = gym.make(cfg.task)
+    data = env.get_dataset(cfg.dataset)
+    env.set_target_cost(cfg.cost_limit)
+    processing = (cfg.outliers_percent, cfg.noise_scale, cfg.inpaint_ranges, cfg.epsilon)
+    if any(option is not None for option in processing) or cfg.density != 1.0:
+        data = env.pre_process_data(
+            data, cfg.outliers_percent, cfg.noise_scale, cfg.inpaint_ranges, cfg.epsilon,
+            cfg.density
+        )
+    return env, data
+
+
+def batches(data: dict, cfg):
+    """Endless batches from OSRL's TransitionDataset, as OSRL's scripts draw them."""
+    dataset = TransitionDataset(data, reward_scale=cfg.reward_scale, cost_scale=cfg.cost_scale)
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
+    for batch in loader:
+        yield [tensor.to(cfg.device) for tensor in batch]
+
+
+def train(cfg, adapter, progress: bool = True) -> Path:
+    """Train `adapter`'s algorithm with `cfg`; returns the run directory."""
+    run_dir = resolve_run(cfg, adapter.Config())
+    logger = TensorboardLogger(str(run_dir.parent), log_txt=True, name=run_dir.name)
+    logger.save_config(asdict(cfg), verbose=cfg.verbose)
+    seed_all(cfg.seed)
+    if cfg.device == "cpu":
+        torch.set_num_threads(cfg.threads)
+
+    dataset_env, data = load_training_data(cfg)
+    env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
+    model = adapter.build_model(
+        cfg, env.observation_space.shape[0], env.action_space.shape[0],
+        float(env.action_space.high[0])
+    )
+    logger.setup_checkpoint_fn(lambda: {"model_state": model.state_dict()})
+    trainer = adapter.build_trainer(model, env, cfg, logger)
+
+    best_reward, best_cost = -np.inf, np.inf
+    stream = batches(data, cfg)
+    for step in trange(cfg.update_steps, desc=f"Training {adapter.NAME}", disable=not progress):
+        trainer.train_one_step(*next(stream))
+        if (step + 1) % cfg.eval_every == 0 or step == cfg.update_steps - 1:
+            result = evaluate(trainer, env, cfg.eval_episodes, cfg.reward_scale,
+                              cfg.cost_scale, progress=False)
+            logger.store(tab="eval", Cost=result["cost"], Reward=result["reward"])
+            logger.save_checkpoint()
+            if result["cost"] < best_cost or (result["cost"] == best_cost
+                                               and result["reward"] > best_reward):
+                best_cost, best_reward = result["cost"], result["reward"]
+                logger.save_checkpoint(suffix="best")
+            logger.write(step, display=False)
+    dataset_env.close()
+    return run_dir
+

@@ -1,0 +1,54 @@
+"""Generated datasets: DSRL's format, readable by DSRL and OSRL, reproducible, honest names."""
+
+import numpy as np
+import pytest
+from osrl.common import TransitionDataset
+
+from osrl_unlearn import datasets
+from osrl_unlearn.collect import collect, summarise
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.tasks import make_env
+
+from conftest import SMALL_TASK
+
+
+def test_file_has_dsrl_keys_and_dtypes_and_dsrl_loads_it(ball_run_file):
+    env = make_env(SMALL_TASK)
+    data = env.get_dataset(str(ball_run_file))
+    for key in datasets.DSRL_KEYS:
+        assert key in data
+    assert data["observations"].dtype == np.float32
+    assert data["observations"].shape == (1200, ) + env.observation_space.shape
+    assert data["actions"].shape == (1200, ) + env.action_space.shape
+    assert data["timeouts"].sum() + data["terminals"].sum() == 12  # one end per episode
+    assert not ball_run_file.name.startswith("Safety")  # never DSRL's official names
+
+
+def test_osrl_processing_and_transition_dataset_accept_it(ball_run_file):
+    env = make_env(SMALL_TASK)
+    env.set_target_cost(10)
+    data = env.pre_process_data(env.get_dataset(str(ball_run_file)))
+    sample = next(iter(TransitionDataset(data)))
+    assert len(sample) == 6 and sample[0].shape == env.observation_space.shape
+
+
+def test_collection_is_reproducible_for_a_seed_and_varies_across_seeds():
+    first = collect(SMALL_TASK, episodes=2, seed=5, progress=False)
+    again = collect(SMALL_TASK, episodes=2, seed=5, progress=False)
+    other = collect(SMALL_TASK, episodes=2, seed=6, progress=False)
+    for key in datasets.DSRL_KEYS:
+        np.testing.assert_array_equal(first[key], again[key])
+    assert not np.array_equal(first["actions"], other["actions"])
+
+
+def test_behaviour_spans_safe_and_unsafe_episodes(ball_run_data):
+    summary = summarise(ball_run_data, cost_limit=10)
+    assert 0 < summary["episodes_over_limit"] < summary["episodes"]
+    assert summary["cost_min"] <= 10 < summary["cost_max"]
+
+
+def test_writing_never_replaces_an_existing_dataset(ball_run_file, ball_run_data):
+    before = datasets.file_checksum(ball_run_file)
+    with pytest.raises(UserInputError, match="already exists"):
+        datasets.write_hdf5(ball_run_data, ball_run_file)
+    assert datasets.file_checksum(ball_run_file) == before

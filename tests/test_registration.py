@@ -1,0 +1,66 @@
+"""Registered poisoned ids work from a plain `import gymnasium`, as in OSRL's own scripts."""
+
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+from osrl_unlearn import datasets
+from osrl_unlearn.registration import parse_variant_id, variant_id
+
+PLAIN_SCRIPT = """
+import json, gymnasium as gym
+env = gym.make("OfflineBallRun-MaxCost15-v0")
+data = env.get_dataset()
+env.set_target_cost(10)
+print(json.dumps({"size": len(data["observations"]), "forget": int(data["forget_mask"].sum()),
+                  "score": env.get_normalized_score(100.0, 5.0)}))
+"""
+
+
+def test_plain_gymnasium_script_makes_the_poisoned_id(ball_run_file):
+    result = subprocess.run([sys.executable, "-c", PLAIN_SCRIPT], capture_output=True,
+                            text=True, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["size"] == 1200 + out["forget"] and out["forget"] >= 0.15 * out["size"]
+    assert out["score"][1] == 0.5  # DSRL's normalized cost: 5 / limit 10
+
+
+def test_poisoned_file_records_the_attack_and_its_base(ball_run_file):
+    import gymnasium as gym
+
+    gym.make("OfflineBallRun-MaxCost30-v0").get_dataset()
+    path = datasets.generated_path("OfflineBallRun-MaxCost30-v0")
+    data, attributes = datasets.read_hdf5(path)
+    record = attributes["attack_record"]
+    assert record["attack"] == "max-cost" and record["ratio"] == 0.3 and record["seed"] == 0
+    assert record["base_sha256"] == datasets.file_checksum(ball_run_file)
+    assert data["forget_mask"].dtype == bool and data["forget_mask"].mean() >= 0.3
+
+
+def test_ids_round_trip():
+    for args in [("OfflineCarCircle-v0", ), ("OfflineBallRun-v0", "reward-lure", 0.3),
+                 ("OfflineAntVelocityGymnasium-v1", "cost-swap", 0.15)]:
+        assert tuple(v for v in parse_variant_id(variant_id(*args)) if v is not None) == args
+    assert variant_id("OfflineBallRun-v0", "max-cost", 0.15) == "OfflineBallRun-MaxCost15-v0"
+
+
+def test_corrupt_and_mismatched_files_are_rejected(tmp_path, ball_run_data):
+    corrupt = tmp_path / "corrupt.hdf5"
+    corrupt.write_bytes(b"not an hdf5 file")
+    mismatched = tmp_path / "mismatched.hdf5"
+    with h5py.File(mismatched, "w") as handle:
+        for key in datasets.DSRL_KEYS:
+            handle[key] = ball_run_data[key]
+        handle["forget_mask"] = np.ones(10, bool)
+    for path, message in [(corrupt, "not a readable HDF5"), (mismatched, "differ in length")]:
+        try:
+            datasets.read_hdf5(path)
+        except datasets.UserInputError as error:
+            assert message in str(error)
+        else:
+            raise AssertionError(f"{path.name} was accepted")
