@@ -1,20 +1,13 @@
-"""Train OSRL's BCQ-L on a DSRL or generated dataset id (OSRL's flags, CPU-scale defaults).
+"""Train OSRL's BCQL with OSRL's flags (CPU-scale defaults); `--unlearn true` then unlearns.
 
-    python examples/train_bcql.py --task OfflineBallRun-MaxCost15-v0 --update_steps 10000
+    python examples/train_bcql.py --task OfflineBallRun-MaxCost15-v0 --unlearn true \
+        --unlearning.method safe-rule --unlearning.steps 5000
 """
 
 import pyrallis
 
-from osrl_unlearn.adapters import get_adapter
 from osrl_unlearn.configs import BCQLTrainConfig
-from osrl_unlearn.training import train
-
-
-@pyrallis.wrap()
-def main(cfg: BCQLTrainConfig):
-    run_dir = train(cfg, get_adapter("bcql"))
-    print(f"run saved to {run_dir}")
-
+from osrl_unlearn.pipeline import train_and_unlearn
 
 if __name__ == "__main__":
-    main()
+    train_and_unlearn(pyrallis.parse(config_class=BCQLTrainConfig), "bcql")

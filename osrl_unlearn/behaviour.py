@@ -34,7 +34,7 @@ ANT_CONTROL_DT = 0.05
 # Share of episodes run with unsafe settings. Kept low so that an agent that mostly
 # imitates the clean data stays under the cost limit (BCQ-L's actor only perturbs
 # actions drawn from its behaviour model), and injected poison visibly shifts it.
-UNSAFE_FRACTION = 0.2
+UNSAFE_FRACTION = 0.1
 
 
 @dataclass
@@ -50,7 +50,7 @@ class BehaviourKnobs:
         """Draw a setting: mostly safe and slow, sometimes fast or wide and unsafe."""
         unsafe = rng.random() < unsafe_fraction
         return BehaviourKnobs(
-            speed_ratio=float(rng.uniform(1.0, 1.7) if unsafe else rng.uniform(0.3, 0.95)),
+            speed_ratio=float(rng.uniform(1.0, 1.7) if unsafe else rng.uniform(0.3, 0.8)),
             radius=float(rng.uniform(6.2, 8.5) if unsafe else rng.uniform(3.0, 5.9)),
             noise=float(rng.uniform(0.0, 0.3)),
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from pathlib import Path
 from typing import List, Optional
 
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.tasks import DEFAULT_COST_LIMIT
+from osrl_unlearn.unlearning.objective import UnlearnConfig
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -79,6 +81,34 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_unlearn(args: argparse.Namespace) -> int:
+    from osrl_unlearn.unlearning.stage import unlearn
+
+    ucfg = UnlearnConfig(**{name: getattr(args, name) for name in UnlearnConfig.__dataclass_fields__})
+    run_dir = unlearn(Path(args.path), args.forget, ucfg, out=args.out, resume=args.resume)
+    summary = json.loads((run_dir / "unlearn_summary.json").read_text())
+    print(f"unlearned run: {run_dir}")
+    print(json.dumps(summary))
+    return 0
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_unlearn_options(parser: argparse.ArgumentParser) -> None:
+    """One option per UnlearnConfig field (`--reward-percentile 50`, `--actor-gate false`)."""
+    for name, spec in UnlearnConfig.__dataclass_fields__.items():
+        kind = typing.get_args(spec.type)[0] if typing.get_args(spec.type) else spec.type
+        kind = _parse_bool if kind is bool else kind  # Optional[int] -> int
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
+                            default=spec.default, help=f"(default: {spec.default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="osrl-unlearn", description="Safe-RULE unlearning for OSRL agents"
@@ -112,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--last", action="store_true", help="use model.pt, not model_best.pt")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(run=_cmd_eval)
+
+    unlearn = commands.add_parser("unlearn", help="unlearn a forget set from an OSRL run")
+    unlearn.add_argument("--path", required=True, help="source run directory logs/<group>/<name>")
+    unlearn.add_argument("--forget", required=True,
+                         help="poisoned dataset id, poisoned HDF5 file, or .npy mask")
+    unlearn.add_argument("--out", help="new run directory (default: <path>-<method>)")
+    unlearn.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    add_unlearn_options(unlearn)
+    unlearn.set_defaults(run=_cmd_unlearn)
     return parser
 
 

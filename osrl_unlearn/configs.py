@@ -4,11 +4,14 @@ Field names are OSRL's own (examples/configs/*_configs.py in liuzuxin/OSRL), so 
 OSRL command line works unchanged; the defaults differ where OSRL's would take hours
 here: hidden sizes 256 -> 128, VAE 400 -> 128, batch 512 -> 256, 100,000 -> 10,000
 update steps, evaluation every 2,500 steps on 5 episodes. `episode_len` defaults to
-the DSRL task's own episode length.
+the DSRL task's own episode length. Algorithm fields keep the defaults of
+OSRL's configs; only the network sizes are smaller.
 """
 
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
+
+from osrl_unlearn.unlearning.objective import UnlearnConfig
 
 
 @dataclass
@@ -47,6 +50,10 @@ class TrainConfig:
     # evaluation
     eval_episodes: int = 5
     eval_every: int = 2_500
+    # the unlearning stage after training: --unlearn true [--unlearning.steps 5000 ...]
+    unlearn: bool = False
+    unlearn_forget: Optional[str] = None  # poisoned id or mask file; default: the task
+    unlearning: UnlearnConfig = field(default_factory=UnlearnConfig)
 
 
 @dataclass
@@ -67,3 +74,64 @@ class BCQLTrainConfig(TrainConfig):
     num_q: int = 2
     num_qc: int = 2
     PID: List[float] = field(default_factory=lambda: [0.1, 0.003, 0.001])
+
+
+@dataclass
+class BEARLTrainConfig(TrainConfig):
+    """BEAR-L (osrl.algorithms.BEARL)."""
+
+    prefix: Optional[str] = "BEARL"
+    actor_lr: float = 0.001
+    critic_lr: float = 0.001
+    vae_lr: float = 0.001
+    alpha_lr: float = 0.001
+    a_hidden_sizes: List[int] = field(default_factory=lambda: [128, 128])
+    c_hidden_sizes: List[int] = field(default_factory=lambda: [128, 128])
+    vae_hidden_sizes: int = 128
+    sample_action_num: int = 10
+    beta: float = 0.5
+    lmbda: float = 0.75
+    mmd_sigma: float = 50
+    target_mmd_thresh: float = 0.05
+    num_samples_mmd_match: int = 10
+    start_update_policy_step: int = 0
+    kernel: str = "gaussian"
+    num_q: int = 2
+    num_qc: int = 2
+    PID: List[float] = field(default_factory=lambda: [0.1, 0.003, 0.001])
+
+
+@dataclass
+class CPQTrainConfig(TrainConfig):
+    """CPQ (osrl.algorithms.CPQ)."""
+
+    prefix: Optional[str] = "CPQ"
+    actor_lr: float = 0.0001
+    critic_lr: float = 0.001
+    alpha_lr: float = 0.0001
+    vae_lr: float = 0.001
+    a_hidden_sizes: List[int] = field(default_factory=lambda: [128, 128])
+    c_hidden_sizes: List[int] = field(default_factory=lambda: [128, 128])
+    vae_hidden_sizes: int = 128
+    sample_action_num: int = 10
+    beta: float = 0.5
+    num_q: int = 2
+    num_qc: int = 2
+    qc_scalar: float = 1.5
+
+
+@dataclass
+class COptiDICETrainConfig(TrainConfig):
+    """COptiDICE (osrl.algorithms.COptiDICE)."""
+
+    prefix: Optional[str] = "COptiDICE"
+    actor_lr: float = 0.0001
+    critic_lr: float = 0.0001
+    scalar_lr: float = 0.0001
+    a_hidden_sizes: List[int] = field(default_factory=lambda: [128, 128])
+    c_hidden_sizes: List[int] = field(default_factory=lambda: [128, 128])
+    alpha: float = 0.5
+    cost_ub_epsilon: float = 0.01
+    f_type: str = "softchi"
+    num_nu: int = 2
+    num_chi: int = 2

@@ -16,8 +16,13 @@ from dsrl.offline_env import OfflineEnvWrapper, wrap_env
 from fsrl.utils import DummyLogger
 from tqdm.auto import trange
 
-from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.runs import load_run, load_weights
 from osrl_unlearn.tasks import import_dsrl
+
+
+def env_dims(env):
+    """(state_dim, action_dim, max_action) as OSRL's scripts read them off the env."""
+    return env.observation_space.shape[0], env.action_space.shape[0], float(env.action_space.high[0])
 
 
 def make_eval_env(task: str, reward_scale: float, cost_limit: float):
@@ -67,33 +72,14 @@ def write_eval(run_dir: Path, result: Dict[str, object], checkpoint: str) -> Pat
     return out
 
 
-def load_run(path: Path, best: bool = True):
-    """An OSRL run's config, adapter and model, read with OSRL's `load_config_and_model`."""
-    from osrl.common.exp_util import load_config_and_model
-
-    from osrl_unlearn.adapters import adapter_for_config
-
-    path = Path(path)
-    checkpoint = path / "checkpoint" / ("model_best.pt" if best else "model.pt")
-    if not (path / "config.yaml").exists() or not checkpoint.exists():
-        raise UserInputError(
-            f"{path} is not an OSRL run: expected config.yaml and {checkpoint.relative_to(path)}"
-        )
-    config, state = load_config_and_model(str(path), best)
-    adapter = adapter_for_config(config)
-    cfg = adapter.Config(**{k: v for k, v in config.items() if k in adapter.Config.__dataclass_fields__})
-    return cfg, adapter, state, checkpoint
-
-
 def evaluate_run(path: Path, episodes: int = 10, best: bool = True, seed: int = 0) -> Dict[str, object]:
     """Evaluate a saved run in the simulator and store the result in the run."""
-    cfg, adapter, state, checkpoint = load_run(path, best)
+    cfg, _, adapter, state, checkpoint = load_run(path, best)
     torch.manual_seed(seed)
     np.random.seed(seed)
     env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
-    model = adapter.build_model(cfg, env.observation_space.shape[0], env.action_space.shape[0],
-                                float(env.action_space.high[0]))
-    model.load_state_dict(state["model_state"])
+    model = adapter.build_model(cfg, *env_dims(env))
+    load_weights(model, state, Path(path))
     trainer = adapter.build_trainer(model, env, cfg, logger=DummyLogger())
     result = evaluate(trainer, env, episodes, cfg.reward_scale, cfg.cost_scale)
     result.update(run=str(path), checkpoint=checkpoint.name, task=cfg.task)

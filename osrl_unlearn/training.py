@@ -8,9 +8,11 @@ then highest reward), `checkpoint/model_best.pt`.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Tuple
+from typing import Optional
 
 import numpy as np
 import torch
@@ -20,7 +22,7 @@ from osrl.common.exp_util import auto_name, seed_all
 from torch.utils.data import DataLoader
 from tqdm.auto import trange
 
-from osrl_unlearn.evaluation import evaluate, make_eval_env
+from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
 from osrl_unlearn.registration import base_task
 from osrl_unlearn.tasks import episode_length, import_dsrl
 
@@ -37,8 +39,8 @@ def resolve_run(cfg, default_cfg) -> Path:
     return Path(cfg.logdir) / cfg.group / cfg.name
 
 
-def load_training_data(cfg) -> Tuple[object, dict]:
-    """The task's environment and its (optionally processed) dataset, as OSRL loads them."""
+def load_training_data(cfg) -> dict:
+    """The task's (optionally processed) dataset, as OSRL's scripts load it."""
     import gymnasium as gym
 
     import_dsrl()
@@ -51,19 +53,25 @@ def load_training_data(cfg) -> Tuple[object, dict]:
             data, cfg.outliers_percent, cfg.noise_scale, cfg.inpaint_ranges, cfg.epsilon,
             cfg.density
         )
-    return env, data
+    env.close()
+    return data
 
 
-def batches(data: dict, cfg):
+def batches(data: dict, cfg, adapter):
     """Endless batches from OSRL's TransitionDataset, as OSRL's scripts draw them."""
-    dataset = TransitionDataset(data, reward_scale=cfg.reward_scale, cost_scale=cfg.cost_scale)
+    dataset = TransitionDataset(data, reward_scale=cfg.reward_scale, cost_scale=cfg.cost_scale,
+                                state_init=adapter.NEEDS_INITIAL_STATES)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
     for batch in loader:
         yield [tensor.to(cfg.device) for tensor in batch]
 
 
-def train(cfg, adapter, progress: bool = True) -> Path:
-    """Train `adapter`'s algorithm with `cfg`; returns the run directory."""
+def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True) -> Path:
+    """Train `adapter`'s algorithm with `cfg`; returns the run directory.
+
+    `data` replaces the task's dataset (retraining on D_k passes the keep set). The
+    run's `timing.json` separates time spent training from time spent evaluating.
+    """
     run_dir = resolve_run(cfg, adapter.Config())
     logger = TensorboardLogger(str(run_dir.parent), log_txt=True, name=run_dir.name)
     logger.save_config(asdict(cfg), verbose=cfg.verbose)
@@ -71,22 +79,25 @@ def train(cfg, adapter, progress: bool = True) -> Path:
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)
 
-    dataset_env, data = load_training_data(cfg)
+    if data is None:
+        data = load_training_data(cfg)
     env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
-    model = adapter.build_model(
-        cfg, env.observation_space.shape[0], env.action_space.shape[0],
-        float(env.action_space.high[0])
-    )
+    model = adapter.build_model(cfg, *env_dims(env), data=data)
     logger.setup_checkpoint_fn(lambda: {"model_state": model.state_dict()})
     trainer = adapter.build_trainer(model, env, cfg, logger)
 
     best_reward, best_cost = -np.inf, np.inf
-    stream = batches(data, cfg)
+    stream = batches(data, cfg, adapter)
+    train_seconds = eval_seconds = 0.0
     for step in trange(cfg.update_steps, desc=f"Training {adapter.NAME}", disable=not progress):
-        trainer.train_one_step(*next(stream))
+        started = time.perf_counter()
+        adapter.train_step(trainer, next(stream))
+        train_seconds += time.perf_counter() - started
         if (step + 1) % cfg.eval_every == 0 or step == cfg.update_steps - 1:
+            started = time.perf_counter()
             result = evaluate(trainer, env, cfg.eval_episodes, cfg.reward_scale,
                               cfg.cost_scale, progress=False)
+            eval_seconds += time.perf_counter() - started
             logger.store(tab="eval", Cost=result["cost"], Reward=result["reward"])
             logger.save_checkpoint()
             if result["cost"] < best_cost or (result["cost"] == best_cost
@@ -94,6 +105,7 @@ def train(cfg, adapter, progress: bool = True) -> Path:
                 best_cost, best_reward = result["cost"], result["reward"]
                 logger.save_checkpoint(suffix="best")
             logger.write(step, display=False)
-    dataset_env.close()
+    timing = {"train_s": train_seconds, "eval_s": eval_seconds, "steps": cfg.update_steps}
+    (run_dir / "timing.json").write_text(json.dumps(timing, indent=2))
     return run_dir
 

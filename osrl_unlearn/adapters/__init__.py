@@ -6,7 +6,7 @@ from types import ModuleType
 
 from osrl_unlearn.errors import UserInputError
 
-ALGORITHMS = ("bcql", )
+ALGORITHMS = ("bcql", "bearl", "cpq", "coptidice")
 
 
 def get_adapter(algorithm: str) -> ModuleType:
@@ -21,9 +21,9 @@ def get_adapter(algorithm: str) -> ModuleType:
 
 def adapter_for_config(config: dict) -> ModuleType:
     """The adapter of a saved run, from the algorithm prefix OSRL puts in its config."""
-    prefix = str(config.get("prefix") or "")
+    prefix = str(config.get("prefix") or "").lower()
     for algorithm in ALGORITHMS:
-        if prefix.lower().startswith(algorithm):
+        if prefix.startswith(algorithm):
             return get_adapter(algorithm)
     raise UserInputError(
         f"cannot tell the algorithm of this run from its config prefix {prefix!r}; "

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
+import torch
 from osrl.algorithms import BCQL, BCQLTrainer
 
 from osrl_unlearn.configs import BCQLTrainConfig
+from osrl_unlearn.unlearning.mixin import UnlearningMixin
 
 NAME = "BCQL"
 Config = BCQLTrainConfig
+NEEDS_INITIAL_STATES = False  # batches carry no is_init flag
 
 
-def build_model(cfg: BCQLTrainConfig, state_dim: int, action_dim: int, max_action: float) -> BCQL:
-    """An OSRL BCQL with the config's sizes (matches a state_dict saved by OSRL)."""
-    return BCQL(
+def build_model(cfg: BCQLTrainConfig, state_dim: int, action_dim: int, max_action: float,
+                unlearnable: bool = False, data: Optional[dict] = None) -> BCQL:
+    """An OSRL BCQL with the config's sizes (loads a state_dict saved by OSRL unchanged)."""
+    return (UnlearnableBCQL if unlearnable else BCQL)(
         state_dim=state_dim,
         action_dim=action_dim,
         max_action=max_action,
@@ -34,6 +40,11 @@ def build_model(cfg: BCQLTrainConfig, state_dim: int, action_dim: int, max_actio
     )
 
 
+def train_step(trainer: BCQLTrainer, batch) -> None:
+    """One of OSRL's own training steps on a batch."""
+    trainer.train_one_step(*batch)
+
+
 def build_trainer(model: BCQL, env, cfg: BCQLTrainConfig, logger) -> BCQLTrainer:
     """OSRL's own trainer for the model (its optimizers, train_one_step, rollout)."""
     return BCQLTrainer(
@@ -41,3 +52,28 @@ def build_trainer(model: BCQL, env, cfg: BCQLTrainConfig, logger) -> BCQLTrainer
         vae_lr=cfg.vae_lr, reward_scale=cfg.reward_scale, cost_scale=cfg.cost_scale,
         device=cfg.device,
     )
+
+
+class UnlearnableBCQL(UnlearningMixin, BCQL):
+    """BCQL with `unlearn_step`: where BCQ-L keeps its parts.
+
+    Critics: `critic` and `cost_critic` (double-Q ensembles). Actor: the perturbation
+    network over VAE-decoded actions. Behaviour model: `vae`, refitted on D_k by
+    BCQ-L's own step. Lagrange multiplier: the PID `controller`, updated by BCQ-L's
+    own actor loss on D_k. kappa_Q: `qc_thres`.
+    """
+
+    def reward_members(self, observations, actions):
+        _, _, first, second = self.critic.predict(observations, actions)
+        return torch.stack(first + second)
+
+    def cost_members(self, observations, actions):
+        _, _, first, second = self.cost_critic.predict(observations, actions)
+        return torch.stack(first + second)
+
+    def policy_actions(self, observations):
+        return self.actor(observations, self.vae.decode(observations))
+
+    @property
+    def unlearn_cost_threshold(self):
+        return self.qc_thres

@@ -1,0 +1,13 @@
+"""Train OSRL's COptiDICE with OSRL's flags (CPU-scale defaults); `--unlearn true` then unlearns.
+
+    python examples/train_coptidice.py --task OfflineBallRun-MaxCost15-v0 --unlearn true \
+        --unlearning.method safe-rule --unlearning.steps 5000
+"""
+
+import pyrallis
+
+from osrl_unlearn.configs import COptiDICETrainConfig
+from osrl_unlearn.pipeline import train_and_unlearn
+
+if __name__ == "__main__":
+    train_and_unlearn(pyrallis.parse(config_class=COptiDICETrainConfig), "coptidice")

@@ -1,0 +1,159 @@
+"""COptiDICE (osrl.algorithms.COptiDICE): built from its OSRL-style config, and its adaptation.
+
+COptiDICE has no Q critics: it learns a value network nu (and chi for the cost
+bound), derives stationary-distribution correction weights w(s, a) from them, and
+extracts the policy by w-weighted behaviour cloning. Safe-RULE is adapted so:
+
+- Retention: COptiDICE's own update on D_k refits nu, chi, the Lagrange multiplier
+  lambda, tau, and the weighted-BC policy on D_k only, so the BC ignores D_f.
+- Critic unlearning: the weights of D_f transitions are suppressed,
+  forget_weight * softplus(w(s, a) - w_reference), through nu; w_reference is the
+  `reward_percentile` percentile of w over D_k before unlearning (the analogue of
+  the reward reference). There is no cost critic over actions to lift, so the cost
+  term of the other algorithms has no counterpart here (chi is refitted on D_k).
+- Actor unlearning: the policy's mean action is kept `away_margin` from the D_f
+  action where the gate is on; the gate is "w(s, a) of this poisoned transition is
+  still above w_reference" (COptiDICE still rates the poisoned behaviour as worth
+  imitating), since there is no Q_c to judge safety with.
+- TrajDeleter baseline: its forgetting phase lowers the policy's log-likelihood of
+  D_f actions (the analogue of lowering the policy's value on D_f states).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from osrl.algorithms import COptiDICE, COptiDICETrainer
+
+from osrl_unlearn.configs import COptiDICETrainConfig
+from osrl_unlearn.unlearning.mixin import UnlearningMixin
+from osrl_unlearn.unlearning.objective import AdaptiveForgetWeight, gated_actor_forget_loss
+
+NAME = "COptiDICE"
+Config = COptiDICETrainConfig
+NEEDS_INITIAL_STATES = True  # COptiDICE's batches carry the is_init flag
+
+
+def build_model(cfg: COptiDICETrainConfig, state_dim: int, action_dim: int, max_action: float,
+                unlearnable: bool = False, data: Optional[dict] = None) -> COptiDICE:
+    """An OSRL COptiDICE; `data` gives the statistics its update needs (as OSRL's script).
+
+    Without data (evaluation only) neutral statistics are used: they enter the
+    update, never the policy's actions.
+    """
+    if data is not None:
+        ends = np.logical_or(data["terminals"], data["timeouts"])
+        init_proportion = float(np.mean(np.concatenate([[True], ends[:-1]])))
+        observations_std = data["observations"].std(0, keepdims=True)
+        actions_std = data["actions"].std(0, keepdims=True)
+    else:
+        init_proportion = 1.0 / cfg.episode_len
+        observations_std = np.ones((1, state_dim), dtype=np.float32)
+        actions_std = np.ones((1, action_dim), dtype=np.float32)
+    return (UnlearnableCOptiDICE if unlearnable else COptiDICE)(
+        state_dim=state_dim,
+        action_dim=action_dim,
+        max_action=max_action,
+        f_type=cfg.f_type,
+        init_state_propotion=init_proportion,
+        observations_std=observations_std,
+        actions_std=actions_std,
+        a_hidden_sizes=cfg.a_hidden_sizes,
+        c_hidden_sizes=cfg.c_hidden_sizes,
+        gamma=cfg.gamma,
+        alpha=cfg.alpha,
+        cost_ub_epsilon=cfg.cost_ub_epsilon,
+        num_nu=cfg.num_nu,
+        num_chi=cfg.num_chi,
+        cost_limit=cfg.cost_limit,
+        episode_len=cfg.episode_len,
+        device=cfg.device,
+    )
+
+
+def train_step(trainer: COptiDICETrainer, batch) -> None:
+    """One of OSRL's own training steps on a batch (COptiDICE takes it as a list)."""
+    trainer.train_one_step(batch)
+
+
+def build_trainer(model: COptiDICE, env, cfg: COptiDICETrainConfig, logger) -> COptiDICETrainer:
+    """OSRL's own trainer for the model (its optimizers, train_one_step, rollout)."""
+    return COptiDICETrainer(
+        model, env, logger=logger, actor_lr=cfg.actor_lr, critic_lr=cfg.critic_lr,
+        scalar_lr=cfg.scalar_lr, reward_scale=cfg.reward_scale, cost_scale=cfg.cost_scale,
+        device=cfg.device,
+    )
+
+
+class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
+    """COptiDICE with `unlearn_step` (see the module docstring for the adaptation)."""
+
+    OPTIMIZERS = ("actor_optim", "nu_optim", "chi_optim", "lmbda_optim", "tau_optim")
+    RESUME_OBJECTS = ("lmbda", "tau")
+    RETENTION_STAT = "loss/td_error"
+
+    def correction_weights(self, transitions) -> torch.Tensor:
+        """w(s, a) of each transition under the current nu and lambda."""
+        observations, next_observations, _, rewards, costs, done = transitions[:6]
+        self._lmbda = F.softplus(self.lmbda)
+        return self._optimal_w(observations, next_observations, rewards, costs, done)[3]
+
+    def setup_unlearning(self, cfg, keep_sample, trainer, train_step) -> None:
+        self.unlearn_cfg = cfg
+        self._trainer, self._train_step = trainer, train_step
+        self.forget_weight = AdaptiveForgetWeight(cfg)
+        with torch.no_grad():
+            weights = self.correction_weights(_batch(keep_sample))
+        self.reward_reference = float(np.percentile(weights.numpy(), cfg.reward_percentile))
+
+    def _forget_critics(self, forget_batch, cost_terms: bool) -> Dict[str, float]:
+        weights = self.correction_weights(forget_batch)
+        loss = F.softplus(weights - self.reward_reference).mean()
+        self.nu_optim.zero_grad()
+        (self.forget_weight.value * loss).backward()
+        self.nu_optim.step()
+        satisfied = (weights.detach() <= self.reward_reference).float().mean()
+        return {"unlearn/forget_reward_loss": loss.item(),
+                "unlearn/forget_satisfied": satisfied.item()}
+
+    def _forget_actor(self, forget_batch) -> Dict[str, float]:
+        observations, actions = forget_batch[0], forget_batch[2]
+        with torch.no_grad():
+            gate_on = self.correction_weights(forget_batch) > self.reward_reference
+        policy_actions = self.actor(observations, deterministic=True, with_logprob=False)[0]
+        # The gate is expressed through gated_actor_forget_loss's cost argument:
+        # "unsafe" (1 > 0) where the weight is still above its reference.
+        loss, gate_share = gated_actor_forget_loss(
+            policy_actions, actions, gate_on.float() if self.unlearn_cfg.actor_gate else None,
+            0.0, self.unlearn_cfg.away_margin)
+        self.actor_optim.zero_grad()
+        (self.unlearn_cfg.actor_forget_weight * loss).backward()
+        self.actor_optim.step()
+        return {"unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate_share.item()}
+
+    def _suppress_forget_value(self, forget_batch) -> Dict[str, float]:
+        observations, actions = forget_batch[0], forget_batch[2]
+        _, _, distribution = self.actor(observations, False, True, True)
+        # COptiDICE's own BC scores actions under the pre-tanh Gaussian; so does this.
+        log_likelihood = distribution.log_prob(actions).sum(-1).mean()
+        self.actor_optim.zero_grad()
+        (self.unlearn_cfg.actor_forget_weight * log_likelihood).backward()
+        self.actor_optim.step()
+        return {"unlearn/forget_log_likelihood": log_likelihood.item()}
+
+    @torch.no_grad()
+    def forget_report(self, forget, cost_terms: bool = True) -> Dict[str, float]:
+        weights = self.correction_weights(_batch(forget))
+        satisfied = (weights <= self.reward_reference).float().mean().item()
+        return {"forget_satisfied": satisfied, "forget_reward_under_reference": satisfied,
+                "forget_mean_weight": weights.mean().item(),
+                "reward_reference": self.reward_reference}
+
+
+def _batch(data) -> list:
+    """A whole (scaled) dataset as one batch in OSRL's transition order."""
+    keys = ("observations", "next_observations", "actions", "rewards", "costs", "done")
+    return [torch.as_tensor(data[key], dtype=torch.float32) for key in keys]

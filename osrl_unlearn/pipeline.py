@@ -1,0 +1,26 @@
+"""Training followed by the unlearning stage, as one OSRL-style run."""
+
+from pathlib import Path
+
+from osrl_unlearn.adapters import get_adapter
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.training import train
+from osrl_unlearn.unlearning.stage import unlearn
+
+
+def train_and_unlearn(cfg, algorithm: str) -> Path:
+    """Train `algorithm` with `cfg`; with `cfg.unlearn`, unlearn right after.
+
+    Bad input ends the process with one error line, as on the command line.
+    """
+    try:
+        run_dir = train(cfg, get_adapter(algorithm))
+        print(f"trained run: {run_dir}")
+        if cfg.unlearn:
+            forget = cfg.unlearn_forget or cfg.task
+            unlearned = unlearn(run_dir, forget, cfg.unlearning)
+            print(f"unlearned run: {unlearned}")
+            return unlearned
+        return run_dir
+    except UserInputError as error:
+        raise SystemExit(f"error: {error}") from None

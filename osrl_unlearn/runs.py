@@ -1,0 +1,73 @@
+"""OSRL run directories: reading a run back, and the progress log of a new one.
+
+Layout (OSRL's): `<logdir>/<group>/<name>/config.yaml`, `checkpoint/model.pt`,
+`checkpoint/model_best.pt` ({"model_state": state_dict}), `progress.txt`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict
+
+import torch
+
+from osrl_unlearn.errors import UserInputError
+
+
+def load_run(path: Path, best: bool = True):
+    """A run's config (as the adapter's dataclass), adapter, checkpoint and its path.
+
+    Reads with OSRL's own `load_config_and_model`; falls back to model.pt when a run
+    has no model_best.pt.
+    """
+    from osrl.common.exp_util import load_config_and_model
+
+    from osrl_unlearn.adapters import adapter_for_config
+
+    path = Path(path)
+    if not (path / "config.yaml").exists():
+        raise UserInputError(f"{path} is not an OSRL run: no config.yaml there")
+    checkpoint = path / "checkpoint" / ("model_best.pt" if best else "model.pt")
+    if not checkpoint.exists():
+        checkpoint = path / "checkpoint" / "model.pt"
+        best = False
+    if not checkpoint.exists():
+        raise UserInputError(f"{path} has no checkpoint/model_best.pt or checkpoint/model.pt")
+    config, state = load_config_and_model(str(path), best)
+    adapter = adapter_for_config(config)
+    fields = adapter.Config.__dataclass_fields__
+    cfg = adapter.Config(**{key: value for key, value in config.items() if key in fields})
+    return cfg, config, adapter, state, checkpoint
+
+
+def load_weights(model: torch.nn.Module, state: dict, source: Path) -> None:
+    """Load an OSRL checkpoint into `model`; a shape mismatch is a clear error."""
+    try:
+        model.load_state_dict(state["model_state"])
+    except (RuntimeError, KeyError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserInputError(
+            f"the checkpoint of {source} does not fit this task's observation/action sizes "
+            f"or this algorithm ({first})"
+        ) from None
+
+
+class ProgressLog:
+    """Tab-separated metrics per logged step, appended (a resumed run continues it)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.columns = None
+        if self.path.exists():
+            with open(self.path) as handle:
+                header = handle.readline().strip()
+            self.columns = header.split("\t") if header else None
+
+    def write(self, step: int, metrics: Dict[str, float]) -> None:
+        if self.columns is None:
+            self.columns = ["Steps", *sorted(metrics)]
+            with open(self.path, "w") as handle:
+                handle.write("\t".join(self.columns) + "\n")
+        row = [str(step)] + [f"{metrics.get(column, float('nan')):.6g}" for column in self.columns[1:]]
+        with open(self.path, "a") as handle:
+            handle.write("\t".join(row) + "\n")

@@ -1,0 +1,145 @@
+"""The Safe-RULE objective, written once and shared by every algorithm adapter.
+
+Per unlearning step, on a keep batch (D_k) and a forget batch (D_f):
+
+1. Retention: the algorithm's own update on D_k (its Bellman losses, its actor and
+   Lagrangian, its behaviour model refitted on D_k only).
+2. Critic unlearning on D_f, every ensemble member:
+       reward:  forget_weight * softplus(Q_r(s, a) - reward_reference)
+       cost:    forget_weight * softplus(cost_threshold + cost_margin - Q_c(s, a))
+   `reward_reference` is a percentile of Q_r over D_k taken before unlearning.
+3. Safety-gated actor unlearning on D_f states: where the cost critic still judges
+   the policy's action unsafe (Q_c(s, pi(s)) > cost_threshold), push pi(s) at least
+   `away_margin` away from the poisoned action a_f (a squared hinge on the distance).
+4. The forget weight adapts: up while forget constraints are violated and retention
+   (D_k Bellman error relative to its value at the start) is within tolerance, down
+   when retention degrades.
+"""
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+METHODS = ("safe-rule", "finetune", "trajdeleter", "reward-only", "retrain")
+
+
+@dataclass
+class UnlearnConfig:
+    """Everything the unlearning stage and its ablations can switch."""
+
+    method: str = "safe-rule"
+    steps: int = 5_000
+    batch_size: Optional[int] = None  # default: the training run's batch size
+    seed: int = 0
+    # critic unlearning
+    reward_percentile: float = 30.0  # the paper's text; its appendix table says 50
+    cost_margin: float = 0.5  # sigma, as a fraction of the cost threshold kappa_Q
+    cost_terms: bool = True  # False: the reward-only ablation
+    # actor unlearning
+    actor_gate: bool = True  # False: push away from every poisoned action
+    actor_forget_weight: float = 1.0
+    away_margin: float = 0.5  # distance in action space to keep from poisoned actions
+    # forget weight beta_f
+    forget_weight: float = 1.0
+    adaptive_forget_weight: bool = True
+    forget_weight_rate: float = 0.01  # relative change per step when adapting
+    forget_weight_min: float = 0.1
+    forget_weight_max: float = 100.0
+    retention_tolerance: float = 0.5  # allowed relative rise of the D_k Bellman error
+    retention_warmup: int = 20  # steps whose Bellman error defines the starting level
+    # TrajDeleter baseline: forgetting phase length as a fraction of the steps
+    trajdeleter_forget_fraction: float = 0.5
+    # saving (and, at each save, the offline choice of model_best)
+    save_every: int = 500
+
+
+def forget_constraint_losses(
+    reward_values: torch.Tensor,
+    cost_values: torch.Tensor,
+    reward_reference: float,
+    cost_floor: float,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Softplus hinges of the forget constraints, averaged over members and batch.
+
+    `reward_values` and `cost_values` are [members, batch] critic values on D_f;
+    `cost_floor` is kappa_Q + sigma.
+    """
+    reward_loss = F.softplus(reward_values - reward_reference).mean()
+    cost_loss = F.softplus(cost_floor - cost_values).mean()
+    return reward_loss, cost_loss
+
+
+def forget_constraints_met(
+    reward_values: torch.Tensor, cost_values: torch.Tensor, reward_reference: float,
+    cost_floor: float, cost_terms: bool = True
+) -> torch.Tensor:
+    """Per forget transition: do the weakest members meet the constraints? [batch] bool."""
+    met = reward_values.max(0).values <= reward_reference
+    if cost_terms:
+        met = met & (cost_values.min(0).values >= cost_floor)
+    return met
+
+
+def gated_actor_forget_loss(
+    policy_actions: torch.Tensor,
+    forget_actions: torch.Tensor,
+    policy_cost: Optional[torch.Tensor],
+    cost_threshold: float,
+    away_margin: float,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Keep the policy `away_margin` from poisoned actions where it is judged unsafe.
+
+    `policy_cost` is Q_c(s, pi(s)) on forget states, or None for no gate. Returns the
+    loss and the share of forget states the gate switched on.
+    """
+    if policy_cost is None:
+        gate = torch.ones(len(policy_actions), device=policy_actions.device)
+    else:
+        gate = (policy_cost.detach() > cost_threshold).float()
+    distance = (policy_actions - forget_actions).norm(dim=-1)
+    loss = (gate * F.relu(away_margin - distance).pow(2)).mean()
+    return loss, gate.mean()
+
+
+class AdaptiveForgetWeight:
+    """beta_f: rises while forgetting is incomplete and retention holds, falls otherwise."""
+
+    def __init__(self, cfg: UnlearnConfig):
+        self.cfg = cfg
+        self.value = cfg.forget_weight
+        self.reference_bellman: Optional[float] = None
+        self._warmup_losses: List[float] = []
+
+    def retention_ratio(self, keep_bellman: float) -> float:
+        """D_k Bellman error relative to its level over the first steps (1.0 meanwhile)."""
+        if self.reference_bellman is None:
+            self._warmup_losses.append(keep_bellman)
+            if len(self._warmup_losses) >= self.cfg.retention_warmup:
+                self.reference_bellman = max(
+                    sum(self._warmup_losses) / len(self._warmup_losses), 1e-8
+                )
+            return 1.0
+        return keep_bellman / self.reference_bellman
+
+    def update(self, violated_share: float, retention_ratio: float) -> float:
+        """Adapt after one step; a fixed weight stays as configured."""
+        if not self.cfg.adaptive_forget_weight:
+            return self.value
+        rate = self.cfg.forget_weight_rate
+        if retention_ratio > 1.0 + self.cfg.retention_tolerance:
+            self.value *= 1.0 - rate
+        elif violated_share > 0.0:
+            self.value *= 1.0 + rate
+        self.value = min(max(self.value, self.cfg.forget_weight_min), self.cfg.forget_weight_max)
+        return self.value
+
+    def state_dict(self) -> dict:
+        return {"value": self.value, "reference_bellman": self.reference_bellman,
+                "warmup_losses": list(self._warmup_losses)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.value = state["value"]
+        self.reference_bellman = state["reference_bellman"]
+        self._warmup_losses = list(state["warmup_losses"])

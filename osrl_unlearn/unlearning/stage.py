@@ -1,0 +1,204 @@
+"""The unlearning stage: from an existing OSRL run to a new, unlearned OSRL run.
+
+    source run (never modified)  ->  <logdir>/<group>/<source name>-<method>/
+        config.yaml      the source config plus `unlearning`, `source_run`, `forget`
+        checkpoint/model.pt, model_best.pt     OSRL's format, read by load_config_and_model
+        checkpoint/unlearn_state.pt            what `--resume` needs
+        progress.txt     metrics every `save_every` steps
+        unlearn_summary.json  wall time, the offline choice of model_best, forget report
+
+`model_best.pt` is chosen offline, without the environment: among saved steps, the
+forget constraints met on the most D_f transitions, counting only steps whose D_k
+Bellman error stayed within `retention_tolerance` of its starting level (steps over
+it rank below every step within it).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+import yaml
+from fsrl.utils import BaseLogger
+from tqdm.auto import trange
+
+from osrl_unlearn import datasets
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.evaluation import env_dims, make_eval_env
+from osrl_unlearn.registration import base_task
+from osrl_unlearn.runs import ProgressLog, load_run, load_weights
+from osrl_unlearn.training import batches, load_training_data, train
+from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
+
+STATE_FILE = "unlearn_state.pt"
+REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
+
+
+def resolve_forget(forget: str, run_cfg) -> Tuple[datasets.Dataset, np.ndarray]:
+    """The data to split and its forget mask, from an id, a poisoned HDF5 or a .npy mask."""
+    if forget.endswith(".npy"):
+        path = Path(forget)
+        if not path.exists():
+            raise UserInputError(f"mask file not found: {path}")
+        data = load_training_data(run_cfg)
+        return data, datasets.check_mask(data, np.load(path))
+    if forget.endswith((".hdf5", ".h5")):
+        data, _ = datasets.read_hdf5(Path(forget))
+        if datasets.FORGET_MASK_KEY not in data:
+            raise UserInputError(f"{forget} has no forget_mask; poison it with `osrl-unlearn poison`")
+        return data, data[datasets.FORGET_MASK_KEY]
+    if base_task(forget) != base_task(run_cfg.task):
+        raise UserInputError(
+            f"--forget {forget} is for task {base_task(forget)}, but the run was trained "
+            f"on {run_cfg.task} ({base_task(run_cfg.task)})"
+        )
+    data = load_training_data(replace(run_cfg, task=forget, dataset=None))
+    if datasets.FORGET_MASK_KEY not in data:
+        raise UserInputError(f"{forget} has no forget mask: name a poisoned id or a mask file")
+    return data, data[datasets.FORGET_MASK_KEY]
+
+
+def check_dims(data: datasets.Dataset, state_dim: int, action_dim: int, source: str) -> None:
+    """Refuse data whose observation or action size differs from the agent's."""
+    observed = (data["observations"].shape[1], data["actions"].shape[1])
+    if observed != (state_dim, action_dim):
+        raise UserInputError(
+            f"{source}: observations/actions have sizes {observed}, the agent expects "
+            f"{(state_dim, action_dim)}"
+        )
+
+
+def as_trained(data: datasets.Dataset, cfg) -> datasets.Dataset:
+    """Rewards and costs scaled, and `done` added, as OSRL's TransitionDataset serves them."""
+    return {**data, "rewards": data["rewards"] * cfg.reward_scale,
+            "costs": data["costs"] * cfg.cost_scale,
+            "done": np.logical_or(data["terminals"], data["timeouts"]).astype(np.float32)}
+
+
+def output_dir(source: Path, method: str, out: Optional[str]) -> Path:
+    return Path(out) if out else source.parent / f"{source.name}-{method}"
+
+
+def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] = None,
+            resume: bool = False, progress: bool = True) -> Path:
+    """Run `ucfg.method` on the run at `source`; returns the new run directory."""
+    if ucfg.method not in METHODS:
+        raise UserInputError(f"unknown method {ucfg.method!r}; known: {', '.join(METHODS)}")
+    source = Path(source)
+    if not source.exists():
+        raise UserInputError(f"run not found: {source}")
+    run_cfg, run_config, adapter, state, checkpoint = load_run(source, best=True)
+    data, mask = resolve_forget(forget, run_cfg)
+    keep, forget_set = datasets.split_keep_forget(data, mask)
+    env = make_eval_env(run_cfg.task, run_cfg.reward_scale, run_cfg.cost_limit)
+    check_dims(data, *env_dims(env)[:2], forget)
+    target = output_dir(source, ucfg.method, out)
+    if target.resolve() == source.resolve():
+        raise UserInputError("the output run must differ from the source run")
+    if (target / "checkpoint" / "model.pt").exists() and not resume:
+        raise UserInputError(f"{target} exists; pass --resume to continue it or choose --out")
+    if resume and ucfg.method == "retrain":
+        raise UserInputError("retraining does not resume; remove its run directory to start again")
+    if resume and not (target / "checkpoint" / STATE_FILE).exists():
+        raise UserInputError(f"nothing to resume in {target}")
+
+    record = {**run_config, "unlearning": asdict(ucfg), "source_run": str(source),
+              "source_checkpoint": checkpoint.name, "forget": forget}
+    if ucfg.method == "retrain":
+        return _retrain(run_cfg, adapter, keep, target, record, progress)
+
+    target.joinpath("checkpoint").mkdir(parents=True, exist_ok=True)
+    with open(target / "config.yaml", "w") as handle:
+        yaml.safe_dump(json.loads(json.dumps(record, default=str)), handle, sort_keys=False)
+
+    seed = ucfg.seed
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    if run_cfg.device == "cpu":
+        torch.set_num_threads(run_cfg.threads)
+    model = adapter.build_model(run_cfg, *env_dims(env), unlearnable=True, data=keep)
+    load_weights(model, state, source)
+    trainer = adapter.build_trainer(model, env, run_cfg, BaseLogger())  # stores stats in memory
+    sample = np.random.default_rng(seed).permutation(len(keep["observations"]))[:REFERENCE_SAMPLE]
+    keep_sample = as_trained({key: value[sample] for key, value in keep.items()}, run_cfg)
+    model.setup_unlearning(ucfg, keep_sample, trainer, adapter.train_step)
+    forget_scaled = as_trained(forget_set, run_cfg)
+
+    batch_cfg = replace(run_cfg, batch_size=ucfg.batch_size or run_cfg.batch_size)
+    keep_stream = batches(keep, batch_cfg, adapter)
+    forget_stream = batches(forget_set, batch_cfg, adapter)
+    start, best_score, elapsed, best_step = 0, -np.inf, 0.0, None
+    if resume:
+        saved = torch.load(target / "checkpoint" / STATE_FILE, weights_only=False)
+        model.load_state_dict(torch.load(target / "checkpoint" / "model.pt")["model_state"])
+        model.load_resume_state(saved["agent"])
+        model.forget_weight.load_state_dict(saved["forget_weight"])
+        model.reward_reference = saved["reward_reference"]
+        start, best_score, elapsed = saved["step"], saved["best_score"], saved["elapsed_s"]
+        best_step = saved["best_step"]
+        torch.set_rng_state(saved["torch_rng"])
+        np.random.set_state(saved["numpy_rng"])
+
+    log = ProgressLog(target / "progress.txt")
+    window = []
+    for step in trange(start, ucfg.steps, initial=start, total=ucfg.steps,
+                       desc=f"Unlearning ({ucfg.method})", disable=not progress):
+        started = time.perf_counter()
+        metrics = model.unlearn_step(next(keep_stream), next(forget_stream), step)
+        elapsed += time.perf_counter() - started
+        window.append(metrics)
+        if (step + 1) % ucfg.save_every == 0 or step + 1 == ucfg.steps:
+            summary = {key: float(np.mean([m[key] for m in window if key in m]))
+                       for key in window[-1]}
+            window = []
+            report = model.forget_report(forget_scaled, cost_terms=ucfg.method != "reward-only")
+            retention = summary["retain/bellman_reward"] / model.forget_weight.reference_bellman \
+                if model.forget_weight.reference_bellman else 1.0
+            score = report["forget_satisfied"] - (retention > 1 + ucfg.retention_tolerance)
+            log.write(step + 1, {**summary, **report, "retention_ratio": retention,
+                                 "wall_time_s": elapsed})
+            checkpoint_state = {"model_state": model.state_dict()}
+            torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
+            if score > best_score:
+                best_score, best_step = score, step + 1
+                torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
+            torch.save({
+                "step": step + 1, "best_score": best_score, "best_step": best_step,
+                "elapsed_s": elapsed, "reward_reference": model.reward_reference,
+                "forget_weight": model.forget_weight.state_dict(),
+                "agent": model.resume_state(),
+                "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+            }, target / "checkpoint" / STATE_FILE)
+
+    final = model.forget_report(forget_scaled, cost_terms=ucfg.method != "reward-only")
+    summary = {"method": ucfg.method, "steps": ucfg.steps, "wall_time_s": elapsed,
+               "best_step": best_step, "best_score": best_score,
+               "keep_transitions": len(keep["observations"]),
+               "forget_transitions": len(forget_set["observations"]), "final_forget_report": final}
+    (target / "unlearn_summary.json").write_text(json.dumps(summary, indent=2))
+    return target
+
+
+def _retrain(run_cfg, adapter, keep: datasets.Dataset, target: Path, record: dict,
+             progress: bool) -> Path:
+    """Exact unlearning: train from scratch on D_k with the source run's settings."""
+    cfg = replace(run_cfg, logdir=str(target.parent.parent), group=target.parent.name,
+                  name=target.name)
+    started = time.perf_counter()
+    run_dir = train(cfg, adapter, data=keep, progress=progress)
+    timing = json.loads((run_dir / "timing.json").read_text())
+    with open(run_dir / "config.yaml", "a") as handle:
+        yaml.safe_dump({key: record[key] for key in ("unlearning", "source_run", "forget")},
+                       handle, sort_keys=False)
+    summary = {"method": "retrain", "steps": cfg.update_steps, "wall_time_s": timing["train_s"],
+               "total_time_s": time.perf_counter() - started,
+               "keep_transitions": len(keep["observations"])}
+    (run_dir / "unlearn_summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir
