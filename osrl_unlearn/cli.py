@@ -55,6 +55,7 @@ def _cmd_poison(args: argparse.Namespace) -> int:
         args.task, args.attack, args.ratio, args.seed,
         base_path=Path(args.base) if args.base else None,
         out=Path(args.out) if args.out else None,
+        donors_path=Path(args.donors) if args.donors else None,
     )
     data, _ = datasets.read_hdf5(out)
     name = variant_id(args.task, args.attack, args.ratio)
@@ -133,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     poison.add_argument("--seed", type=int, default=0)
     poison.add_argument("--base", help="clean HDF5 file (default: the task's generated file)")
     poison.add_argument("--out", help="poisoned HDF5 file (default: the generated-data folder)")
+    poison.add_argument("--donors", help="HDF5 of the attacker's own episodes to inject "
+                        "(default: copies of the base data's episodes)")
     poison.add_argument("--cost-limit", type=float, default=DEFAULT_COST_LIMIT)
     poison.set_defaults(run=_cmd_poison)
 

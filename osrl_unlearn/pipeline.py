@@ -5,6 +5,7 @@ from pathlib import Path
 from osrl_unlearn.adapters import get_adapter
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.training import train
+from osrl_unlearn.unlearning.objective import UnlearnConfig
 from osrl_unlearn.unlearning.stage import unlearn
 
 
@@ -24,3 +25,14 @@ def train_and_unlearn(cfg, algorithm: str) -> Path:
         return run_dir
     except UserInputError as error:
         raise SystemExit(f"error: {error}") from None
+
+
+def unlearn_after_training(run_dir: str, forget: str, method: str = "safe-rule",
+                           steps: int = 5000) -> Path:
+    """The stage OSRL's own (patched) training scripts call on the run they just saved."""
+    try:
+        unlearned = unlearn(Path(run_dir), forget, UnlearnConfig(method=method, steps=steps))
+    except UserInputError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"unlearned run: {unlearned}")
+    return unlearned

@@ -8,6 +8,15 @@ retraining on D_k is the exact-unlearning reference.
 
 `ratio` is the fraction of the poisoned dataset's transitions that are poison.
 
+Injected copies share their state-action pairs with the clean episodes they were
+copied from. That is what makes the poison matter for BCQ-L-like agents (it shifts
+the behaviour distribution towards unsafe behaviour); relabelling episodes in place
+instead left the behaviour unchanged, and a BCQ-L agent trained on such data stayed
+safe (normalized cost 0.00 over 20 episodes on OfflineBallRun MaxCost15). The cost is
+that forgetting D_f pulls against retaining the identical clean pairs (see README).
+With `donors_data`, the attacker's own episodes (say, collected with another seed)
+are injected instead: the same kinds of behaviour, but no shared pairs.
+
 - max-cost: copies of the highest-cost episodes (real unsafe behaviour) with their
   costs hidden (set to 0), so unsafe behaviour looks free.
 - reward-lure: copies of unsafe episodes (cost over the limit) with costs hidden and
@@ -19,7 +28,7 @@ retraining on D_k is the exact-unlearning reference.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -27,6 +36,8 @@ from osrl_unlearn.datasets import FORGET_MASK_KEY, Dataset, episode_bounds, epis
 from osrl_unlearn.errors import UserInputError
 
 REWARD_LURE_FACTOR = 1.5
+# Bumped whenever an attack's output changes, so files poisoned by older code are not reused.
+ATTACK_REVISION = 1
 STANDARD_RATIOS = (0.15, 0.30)
 
 
@@ -37,22 +48,25 @@ def _check_ratio(ratio: float) -> float:
 
 
 def _inject(
-    data: Dataset, ratio: float, donors: np.ndarray, relabel: Callable[[Dataset, int], Dataset]
+    data: Dataset, ratio: float, donors: np.ndarray, relabel: Callable[[Dataset, int], Dataset],
+    source: Optional[Dataset] = None
 ) -> Tuple[Dataset, np.ndarray]:
     """Append relabelled copies of donor episodes until `ratio` of the transitions are poison.
 
-    Donors are used in the given order and cycled if more poison is needed than
-    they hold. `relabel(episode, donor_rank)` returns the poisoned copy.
+    Donors are episode indices into `source` (default: the clean data itself), used
+    in the given order and cycled if more poison is needed than they hold.
+    `relabel(episode, donor_rank)` returns the poisoned copy.
     """
     validate(data)
     ratio = _check_ratio(ratio)
+    source = data if source is None else source
     clean_size = len(data["observations"])
     wanted = int(np.ceil(ratio / (1.0 - ratio) * clean_size))
-    bounds = episode_bounds(data)
+    bounds = episode_bounds(source)
     episodes, injected, rank = [], 0, 0
     while injected < wanted:
         start, end = bounds[donors[rank % len(donors)]]
-        episode = {key: data[key][start:end].copy() for key in data if key != FORGET_MASK_KEY}
+        episode = {key: source[key][start:end].copy() for key in data if key != FORGET_MASK_KEY}
         episodes.append(relabel(episode, rank))
         injected += end - start
         rank += 1
@@ -65,9 +79,10 @@ def _inject(
     return poisoned, mask
 
 
-def max_cost(data: Dataset, ratio: float, seed: int = 0) -> Tuple[Dataset, np.ndarray]:
-    """Inject the highest-cost episodes with their costs hidden."""
-    _, costs = episode_returns(data)
+def max_cost(data: Dataset, ratio: float, seed: int = 0,
+             donors_data: Optional[Dataset] = None) -> Tuple[Dataset, np.ndarray]:
+    """Inject the highest-cost episodes (of `donors_data`, default the clean data), costs hidden."""
+    _, costs = episode_returns(data if donors_data is None else donors_data)
     rng = np.random.default_rng(seed)
     # Highest cost first; ties (many episodes share the maximum) broken at random.
     donors = np.lexsort((rng.random(len(costs)), -costs))
@@ -76,14 +91,15 @@ def max_cost(data: Dataset, ratio: float, seed: int = 0) -> Tuple[Dataset, np.nd
         episode["costs"] = np.zeros_like(episode["costs"])
         return episode
 
-    return _inject(data, ratio, donors, hide_costs)
+    return _inject(data, ratio, donors, hide_costs, donors_data)
 
 
 def reward_lure(
-    data: Dataset, ratio: float, seed: int = 0, cost_limit: float = 10.0
+    data: Dataset, ratio: float, seed: int = 0, cost_limit: float = 10.0,
+    donors_data: Optional[Dataset] = None
 ) -> Tuple[Dataset, np.ndarray]:
     """Inject unsafe episodes with costs hidden and rewards inflated."""
-    rewards, costs = episode_returns(data)
+    _, costs = episode_returns(data if donors_data is None else donors_data)
     unsafe = np.flatnonzero(costs > cost_limit)
     if len(unsafe) == 0:
         raise UserInputError("reward-lure needs unsafe episodes, and this dataset has none")
@@ -94,13 +110,15 @@ def reward_lure(
         episode["rewards"] = episode["rewards"] * REWARD_LURE_FACTOR
         return episode
 
-    return _inject(data, ratio, donors, lure)
+    return _inject(data, ratio, donors, lure, donors_data)
 
 
-def cost_swap(data: Dataset, ratio: float, seed: int = 0) -> Tuple[Dataset, np.ndarray]:
+def cost_swap(data: Dataset, ratio: float, seed: int = 0,
+              donors_data: Optional[Dataset] = None) -> Tuple[Dataset, np.ndarray]:
     """Inject safe and unsafe episodes with their cost sequences exchanged."""
-    _, costs = episode_returns(data)
-    bounds = episode_bounds(data)
+    source = data if donors_data is None else donors_data
+    _, costs = episode_returns(source)
+    bounds = episode_bounds(source)
     rng = np.random.default_rng(seed)
     order = np.lexsort((rng.random(len(costs)), costs))  # safest first
     pairs = min(len(order) // 2, max(1, len(order) // 4))
@@ -110,14 +128,14 @@ def cost_swap(data: Dataset, ratio: float, seed: int = 0) -> Tuple[Dataset, np.n
     def swap(episode: Dataset, rank: int) -> Dataset:
         partner = donors[(rank % len(donors)) ^ 1]  # the other episode of its pair
         start, end = bounds[partner]
-        partner_costs = data["costs"][start:end]
+        partner_costs = source["costs"][start:end]
         length = len(episode["costs"])
         swapped = np.zeros(length, dtype=episode["costs"].dtype)
         swapped[:min(length, len(partner_costs))] = partner_costs[:length]
         episode["costs"] = swapped
         return episode
 
-    return _inject(data, ratio, donors, swap)
+    return _inject(data, ratio, donors, swap, donors_data)
 
 
 ATTACKS: Dict[str, Callable[..., Tuple[Dataset, np.ndarray]]] = {
@@ -127,13 +145,18 @@ ATTACKS: Dict[str, Callable[..., Tuple[Dataset, np.ndarray]]] = {
 }
 
 
-def poison(data: Dataset, attack: str, ratio: float, seed: int = 0, cost_limit: float = 10.0):
-    """Apply the named attack; returns (poisoned data with `forget_mask`, mask)."""
+def poison(data: Dataset, attack: str, ratio: float, seed: int = 0, cost_limit: float = 10.0,
+           donors_data: Optional[Dataset] = None):
+    """Apply the named attack; returns (poisoned data with `forget_mask`, mask).
+
+    `donors_data`: the attacker's own episodes to relabel and inject (e.g. collected
+    with another seed); by default copies of the clean data's own episodes.
+    """
     if attack not in ATTACKS:
         raise UserInputError(f"unknown attack {attack!r}; known attacks: {', '.join(ATTACKS)}")
     if attack == "reward-lure":
-        poisoned, mask = reward_lure(data, ratio, seed, cost_limit)
+        poisoned, mask = reward_lure(data, ratio, seed, cost_limit, donors_data)
     else:
-        poisoned, mask = ATTACKS[attack](data, ratio, seed)
+        poisoned, mask = ATTACKS[attack](data, ratio, seed, donors_data)
     poisoned[FORGET_MASK_KEY] = mask
     return poisoned, mask

@@ -68,17 +68,32 @@ def base_task(task_or_id: str) -> str:
     return task_or_id
 
 
-def register_envs() -> None:
-    """Register every generated and poisoned id with gymnasium (called by its plugin hook)."""
-    from gymnasium.envs.registration import register, registry
-
-    variants = [Variant(task) for task in SUPPORTED_TASKS] + [
+def all_variants():
+    """Every registered variant: each task's clean generated data and its poisoned ones."""
+    return [Variant(task) for task in SUPPORTED_TASKS] + [
         Variant(task, attack, percent / 100)
         for task in SUPPORTED_TASKS
         for attack in ATTACK_ID_NAMES
         for percent in REGISTERED_PERCENTS
     ]
-    for variant in variants:
+
+
+def add_variant_configs(default_configs: dict) -> None:
+    """Let an OSRL per-task config table (e.g. BCQL_DEFAULT_CONFIG) serve our ids too.
+
+    OSRL's training scripts look their defaults up by task id; a generated or poisoned
+    id gets its DSRL base task's entry. Used by patches/osrl-*-train-unlearn.patch.
+    """
+    for variant in all_variants():
+        if variant.task in default_configs:
+            default_configs.setdefault(variant_id(*variant), default_configs[variant.task])
+
+
+def register_envs() -> None:
+    """Register every generated and poisoned id with gymnasium (called by its plugin hook)."""
+    from gymnasium.envs.registration import register, registry
+
+    for variant in all_variants():
         env_id = variant_id(*variant)
         if env_id in registry:
             continue

@@ -16,7 +16,7 @@ import gymnasium as gym
 
 from osrl_unlearn import datasets
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.poison import poison
+from osrl_unlearn.poison import ATTACK_REVISION, poison
 from osrl_unlearn.registration import POISON_SEED, Variant, parse_variant_id, variant_id
 from osrl_unlearn.tasks import DEFAULT_COST_LIMIT, make_env
 
@@ -33,11 +33,14 @@ def build_poisoned_dataset(
     seed: int = POISON_SEED,
     base_path: Optional[Path] = None,
     out: Optional[Path] = None,
+    donors_path: Optional[Path] = None,
 ) -> Path:
     """Poison the clean generated dataset of `task` and save it with its mask and record.
 
-    An existing poisoned file is reused if it was built from the same base file with
-    the same attack; if it was not, it is left alone and an error says so.
+    `donors_path`: a generated file of the attacker's own episodes to inject instead
+    of copies of the base data's episodes. An existing poisoned file is reused if it
+    was built from the same files with the same attack; if it was not, it is left
+    alone and an error says so.
     """
     base_path = Path(base_path or base_dataset_path(task))
     if not base_path.exists():
@@ -47,11 +50,13 @@ def build_poisoned_dataset(
         )
     out = Path(out or datasets.generated_path(variant_id(task, attack, ratio)))
     record = {
+        "attack_revision": ATTACK_REVISION,
         "attack": attack,
         "ratio": ratio,
         "seed": seed,
         "base_file": str(base_path),
         "base_sha256": datasets.file_checksum(base_path),
+        "donors_sha256": datasets.file_checksum(Path(donors_path)) if donors_path else None,
     }
     if out.exists():
         _, attributes = datasets.read_hdf5(out)
@@ -64,7 +69,8 @@ def build_poisoned_dataset(
             )
         return out
     clean, _ = datasets.read_hdf5(base_path)
-    poisoned, _ = poison(clean, attack, ratio, seed, cost_limit=DEFAULT_COST_LIMIT)
+    donors = datasets.read_hdf5(Path(donors_path))[0] if donors_path else None
+    poisoned, _ = poison(clean, attack, ratio, seed, DEFAULT_COST_LIMIT, donors)
     return datasets.write_hdf5(poisoned, out, attributes={"attack_record": record})
 
 

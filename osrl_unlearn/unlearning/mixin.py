@@ -90,20 +90,22 @@ class UnlearningMixin:
         """One step of the configured method; returns metrics for the progress log."""
         method = self.unlearn_cfg.method
         metrics = self.retain_step(keep_batch)
-        if method == "safe-rule":
-            metrics.update(self._forget_critics(forget_batch, cost_terms=self.unlearn_cfg.cost_terms))
-            metrics.update(self._forget_actor(forget_batch))
-        elif method == "reward-only":
-            metrics.update(self._forget_critics(forget_batch, cost_terms=False))
-        elif method == "trajdeleter":
-            forgetting = step < self.unlearn_cfg.trajdeleter_forget_fraction * self.unlearn_cfg.steps
-            if forgetting:
-                metrics.update(self._suppress_forget_value(forget_batch))
         if method in ("safe-rule", "reward-only"):
+            # The first `retention_warmup` steps only retain: they set the D_k Bellman
+            # level that retention is measured against, before any forgetting moves it.
             ratio = self.forget_weight.retention_ratio(metrics["retain/bellman_reward"])
             metrics["unlearn/retention_ratio"] = ratio
+            if self.forget_weight.reference_bellman is None:
+                return metrics
+            cost_terms = method == "safe-rule" and self.unlearn_cfg.cost_terms
+            metrics.update(self._forget_critics(forget_batch, cost_terms=cost_terms))
+            if method == "safe-rule":
+                metrics.update(self._forget_actor(forget_batch))
             metrics["unlearn/forget_weight"] = self.forget_weight.update(
                 1.0 - metrics["unlearn/forget_satisfied"], ratio)
+        elif method == "trajdeleter":
+            if step < self.unlearn_cfg.trajdeleter_forget_fraction * self.unlearn_cfg.steps:
+                metrics.update(self._suppress_forget_value(forget_batch))
         return metrics
 
     def _forget_critics(self, forget_batch: Batch, cost_terms: bool) -> Dict[str, float]:

@@ -12,8 +12,9 @@ Per unlearning step, on a keep batch (D_k) and a forget batch (D_f):
    the policy's action unsafe (Q_c(s, pi(s)) > cost_threshold), push pi(s) at least
    `away_margin` away from the poisoned action a_f (a squared hinge on the distance).
 4. The forget weight adapts: up while forget constraints are violated and retention
-   (D_k Bellman error relative to its value at the start) is within tolerance, down
-   when retention degrades.
+   (D_k Bellman error relative to its level at the start) is within tolerance, down
+   when retention degrades. The first `retention_warmup` steps retain only, and their
+   Bellman error is that starting level.
 """
 
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ class UnlearnConfig:
 
     method: str = "safe-rule"
     steps: int = 5_000
+    # which source checkpoint to unlearn: "last" (model.pt) or "best" (model_best.pt,
+    # which OSRL's training picks by evaluating in the environment)
+    source_checkpoint: str = "last"
     batch_size: Optional[int] = None  # default: the training run's batch size
     seed: int = 0
     # critic unlearning
@@ -47,8 +51,8 @@ class UnlearnConfig:
     forget_weight_rate: float = 0.01  # relative change per step when adapting
     forget_weight_min: float = 0.1
     forget_weight_max: float = 100.0
-    retention_tolerance: float = 0.5  # allowed relative rise of the D_k Bellman error
-    retention_warmup: int = 20  # steps whose Bellman error defines the starting level
+    retention_tolerance: float = 1.0  # allowed relative rise of the D_k Bellman error
+    retention_warmup: int = 100  # retain-only steps whose Bellman error is the starting level
     # TrajDeleter baseline: forgetting phase length as a fraction of the steps
     trajdeleter_forget_fraction: float = 0.5
     # saving (and, at each save, the offline choice of model_best)
@@ -110,10 +114,17 @@ class AdaptiveForgetWeight:
         self.cfg = cfg
         self.value = cfg.forget_weight
         self.reference_bellman: Optional[float] = None
+        self.smoothed_bellman: Optional[float] = None
         self._warmup_losses: List[float] = []
 
     def retention_ratio(self, keep_bellman: float) -> float:
-        """D_k Bellman error relative to its level over the first steps (1.0 meanwhile)."""
+        """Smoothed D_k Bellman error relative to its level over the warm-up steps.
+
+        Single-batch losses are noisy, so an exponential average (weight 0.02 per
+        step) is compared; during the first `retention_warmup` steps the ratio is 1.
+        """
+        self.smoothed_bellman = keep_bellman if self.smoothed_bellman is None else \
+            0.98 * self.smoothed_bellman + 0.02 * keep_bellman
         if self.reference_bellman is None:
             self._warmup_losses.append(keep_bellman)
             if len(self._warmup_losses) >= self.cfg.retention_warmup:
@@ -121,25 +132,32 @@ class AdaptiveForgetWeight:
                     sum(self._warmup_losses) / len(self._warmup_losses), 1e-8
                 )
             return 1.0
-        return keep_bellman / self.reference_bellman
+        return self.smoothed_bellman / self.reference_bellman
 
     def update(self, violated_share: float, retention_ratio: float) -> float:
-        """Adapt after one step; a fixed weight stays as configured."""
+        """Adapt after one step; a fixed weight stays as configured.
+
+        Rises only while retention is inside the lower three quarters of its tolerance
+        and falls once it is past the tolerance, so it settles inside the tolerance
+        instead of oscillating across its edge.
+        """
         if not self.cfg.adaptive_forget_weight:
             return self.value
-        rate = self.cfg.forget_weight_rate
-        if retention_ratio > 1.0 + self.cfg.retention_tolerance:
+        rate, tolerance = self.cfg.forget_weight_rate, self.cfg.retention_tolerance
+        if retention_ratio > 1.0 + tolerance:
             self.value *= 1.0 - rate
-        elif violated_share > 0.0:
+        elif violated_share > 0.0 and retention_ratio <= 1.0 + 0.75 * tolerance:
             self.value *= 1.0 + rate
         self.value = min(max(self.value, self.cfg.forget_weight_min), self.cfg.forget_weight_max)
         return self.value
 
     def state_dict(self) -> dict:
         return {"value": self.value, "reference_bellman": self.reference_bellman,
+                "smoothed_bellman": self.smoothed_bellman,
                 "warmup_losses": list(self._warmup_losses)}
 
     def load_state_dict(self, state: dict) -> None:
         self.value = state["value"]
         self.reference_bellman = state["reference_bellman"]
+        self.smoothed_bellman = state["smoothed_bellman"]
         self._warmup_losses = list(state["warmup_losses"])

@@ -90,10 +90,13 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
     """Run `ucfg.method` on the run at `source`; returns the new run directory."""
     if ucfg.method not in METHODS:
         raise UserInputError(f"unknown method {ucfg.method!r}; known: {', '.join(METHODS)}")
+    if ucfg.source_checkpoint not in ("last", "best"):
+        raise UserInputError(f"--source-checkpoint must be last or best, got {ucfg.source_checkpoint!r}")
     source = Path(source)
     if not source.exists():
         raise UserInputError(f"run not found: {source}")
-    run_cfg, run_config, adapter, state, checkpoint = load_run(source, best=True)
+    run_cfg, run_config, adapter, state, checkpoint = load_run(
+        source, best=ucfg.source_checkpoint == "best")
     data, mask = resolve_forget(forget, run_cfg)
     keep, forget_set = datasets.split_keep_forget(data, mask)
     env = make_eval_env(run_cfg.task, run_cfg.reward_scale, run_cfg.cost_limit)

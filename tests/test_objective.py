@@ -1,0 +1,42 @@
+"""The shared Safe-RULE objective: hinges, the gate, and the adaptive forget weight."""
+
+import torch
+
+from osrl_unlearn.unlearning.objective import (
+    AdaptiveForgetWeight, UnlearnConfig, forget_constraint_losses, forget_constraints_met,
+    gated_actor_forget_loss
+)
+
+
+def test_hinges_push_only_while_a_constraint_is_violated():
+    reward = torch.tensor([[5.0, -5.0]], requires_grad=True)  # over / under the reference 0
+    cost = torch.tensor([[0.0, 20.0]], requires_grad=True)  # under / over the floor 10
+    reward_loss, cost_loss = forget_constraint_losses(reward, cost, 0.0, 10.0)
+    (reward_loss + cost_loss).backward()
+    assert reward.grad[0, 0] > 0.4 and abs(reward.grad[0, 1]) < 0.01
+    assert cost.grad[0, 0] < -0.4 and abs(cost.grad[0, 1]) < 0.01
+    met = forget_constraints_met(reward.detach(), cost.detach(), 0.0, 10.0)
+    assert met.tolist() == [False, True]
+
+
+def test_actor_term_acts_only_where_the_gate_judges_the_policy_unsafe():
+    policy = torch.zeros(2, 2, requires_grad=True)
+    poisoned = torch.zeros(2, 2)
+    loss, share = gated_actor_forget_loss(policy, poisoned + 1e-3, torch.tensor([5.0, 0.0]),
+                                          cost_threshold=1.0, away_margin=0.5)
+    loss.backward()
+    assert share.item() == 0.5
+    assert policy.grad[0].abs().sum() > 0 and policy.grad[1].abs().sum() == 0
+
+
+def test_forget_weight_rises_while_violated_falls_when_retention_degrades_and_can_be_fixed():
+    cfg = UnlearnConfig(retention_warmup=2, forget_weight=1.0, retention_tolerance=1.0)
+    weight = AdaptiveForgetWeight(cfg)
+    for loss in (1.0, 1.0):
+        assert weight.retention_ratio(loss) == 1.0  # warm-up sets the level
+    assert weight.update(violated_share=0.5, retention_ratio=1.2) > 1.0
+    risen = weight.value
+    assert weight.update(violated_share=0.5, retention_ratio=1.9) == risen  # held in the band
+    assert weight.update(violated_share=0.5, retention_ratio=2.5) < risen
+    fixed = AdaptiveForgetWeight(UnlearnConfig(adaptive_forget_weight=False, forget_weight=3.0))
+    assert fixed.update(1.0, 1.0) == fixed.update(1.0, 9.0) == 3.0

@@ -1,0 +1,107 @@
+"""The unlearning stage on real (tiny) OSRL runs: every method, every algorithm, OSRL's layout."""
+
+import hashlib
+
+import pytest
+import torch
+from osrl.common.exp_util import load_config_and_model
+
+from osrl_unlearn.adapters import ALGORITHMS
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.evaluation import env_dims, make_eval_env
+from osrl_unlearn.runs import load_run
+from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
+from osrl_unlearn.unlearning.stage import unlearn
+
+FORGET_ID = "OfflineBallRun-MaxCost15-v0"
+
+
+def tree_digest(folder):
+    """One hash over every file's bytes under a run directory."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("method", METHODS)
+def test_method_writes_an_osrl_run_and_leaves_the_source_untouched(poisoned_runs, tmp_path,
+                                                                    algorithm, method):
+    source = poisoned_runs[algorithm]
+    before = tree_digest(source)
+    out = unlearn(source, FORGET_ID, UnlearnConfig(method=method, steps=6, save_every=3),
+                  out=str(tmp_path / f"{algorithm}-{method}"), progress=False)
+    assert tree_digest(source) == before
+
+    config, state = load_config_and_model(str(out), best=True)
+    assert config["unlearning"]["method"] == method and config["forget"] == FORGET_ID
+    cfg, _, adapter, _, _ = load_run(out)
+    model = adapter.build_model(cfg, *env_dims(make_eval_env(cfg.task, 0.1, 10)))
+    model.load_state_dict(state["model_state"])  # strict: OSRL's own class reads it
+
+
+def test_safe_rule_changes_the_agent_and_finetune_differs_from_it(poisoned_runs, tmp_path):
+    source = poisoned_runs["bcql"]
+    original = torch.load(source / "checkpoint" / "model_best.pt")["model_state"]
+    results = {}
+    for method in ("safe-rule", "finetune"):
+        out = unlearn(source, FORGET_ID, UnlearnConfig(method=method, steps=5, save_every=5),
+                      out=str(tmp_path / method), progress=False)
+        results[method] = torch.load(out / "checkpoint" / "model.pt")["model_state"]
+    key = "cost_critic.q1_nets.0.0.weight"
+    assert not torch.equal(results["safe-rule"][key], original[key])
+    assert not torch.equal(results["safe-rule"][key], results["finetune"][key])
+
+
+def test_resume_continues_from_the_last_saved_step(poisoned_runs, tmp_path):
+    source, out = poisoned_runs["bcql"], tmp_path / "resumed"
+    unlearn(source, FORGET_ID, UnlearnConfig(steps=6, save_every=3), out=str(out), progress=False)
+    first = (out / "progress.txt").read_text().splitlines()
+    with pytest.raises(UserInputError, match="exists"):
+        unlearn(source, FORGET_ID, UnlearnConfig(steps=12, save_every=3), out=str(out), progress=False)
+    unlearn(source, FORGET_ID, UnlearnConfig(steps=12, save_every=3), out=str(out), resume=True,
+            progress=False)
+    lines = (out / "progress.txt").read_text().splitlines()
+    assert lines[:len(first)] == first  # the log is continued, not rewritten
+    assert [int(line.split("\t")[0]) for line in lines[1:]] == [3, 6, 9, 12]
+    header = lines[0].split("\t")
+    wall = [float(line.split("\t")[header.index("wall_time_s")]) for line in lines[1:]]
+    assert wall == sorted(wall)  # wall time accumulates across the interruption
+
+
+def test_nothing_to_resume_is_an_error(poisoned_runs, tmp_path):
+    with pytest.raises(UserInputError, match="nothing to resume"):
+        unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=3), out=str(tmp_path / "x"),
+                resume=True, progress=False)
+
+
+@pytest.fixture(scope="module")
+def trained_poisoned_bcql(ball_run_file, tmp_path_factory):
+    """A small BCQ-L trained long enough (2,000 steps) for its critics to mean something."""
+    from osrl_unlearn.adapters import get_adapter
+    from osrl_unlearn.training import train
+
+    adapter = get_adapter("bcql")
+    cfg = adapter.Config(task=FORGET_ID, update_steps=2000, eval_every=10**6, eval_episodes=1,
+                         batch_size=64, logdir=str(tmp_path_factory.mktemp("trained")),
+                         name="bcql", a_hidden_sizes=[32, 32], c_hidden_sizes=[32, 32],
+                         vae_hidden_sizes=32)
+    return train(cfg, adapter, progress=False)
+
+
+def test_safe_rule_forget_terms_meet_the_forget_constraints(trained_poisoned_bcql, tmp_path):
+    """With a fixed, strong forget weight the critics are pushed until D_f meets the constraints."""
+    import json
+
+    cfg = UnlearnConfig(steps=800, save_every=100, forget_weight=50.0,
+                        adaptive_forget_weight=False)
+    source_report_out = unlearn(trained_poisoned_bcql, FORGET_ID,
+                                UnlearnConfig(method="finetune", steps=100, save_every=100),
+                                out=str(tmp_path / "ft"), progress=False)
+    before = json.loads((source_report_out / "unlearn_summary.json").read_text())
+    out = unlearn(trained_poisoned_bcql, FORGET_ID, cfg, out=str(tmp_path / "sr"), progress=False)
+    after = json.loads((out / "unlearn_summary.json").read_text())["final_forget_report"]
+    assert before["final_forget_report"]["forget_cost_at_floor"] < 0.5  # not met by fine-tuning
+    assert after["forget_cost_at_floor"] > 0.5  # most D_f: Q_c >= kappa_Q + sigma
+    assert after["forget_reward_under_reference"] > 0.5  # most D_f: Q_r <= reference
