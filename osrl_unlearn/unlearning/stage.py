@@ -114,7 +114,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
     record = {**run_config, "unlearning": asdict(ucfg), "source_run": str(source),
               "source_checkpoint": checkpoint.name, "forget": forget}
     if ucfg.method == "retrain":
-        return _retrain(run_cfg, adapter, keep, target, record, progress)
+        return _retrain(replace(run_cfg, unlearning=ucfg), adapter, keep, target, record, progress)
 
     target.joinpath("checkpoint").mkdir(parents=True, exist_ok=True)
     with open(target / "config.yaml", "w") as handle:
@@ -197,9 +197,9 @@ def _retrain(run_cfg, adapter, keep: datasets.Dataset, target: Path, record: dic
     started = time.perf_counter()
     run_dir = train(cfg, adapter, data=keep, progress=progress)
     timing = json.loads((run_dir / "timing.json").read_text())
-    with open(run_dir / "config.yaml", "a") as handle:
-        yaml.safe_dump({key: record[key] for key in ("unlearning", "source_run", "forget")},
-                       handle, sort_keys=False)
+    with open(run_dir / "config.yaml", "a") as handle:  # `unlearning` is already in cfg
+        yaml.safe_dump({key: record[key] for key in ("source_run", "forget")}, handle,
+                       sort_keys=False)
     summary = {"method": "retrain", "steps": cfg.update_steps, "wall_time_s": timing["train_s"],
                "total_time_s": time.perf_counter() - started,
                "keep_transitions": len(keep["observations"])}
