@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 from pathlib import Path
+from typing import Optional
 
 from osrl_unlearn.errors import UserInputError
 
@@ -22,29 +23,34 @@ def _site_dir(package: str) -> Path:
 
 
 def _patch_runs(patch_file: Path, site: Path, *extra: str) -> bool:
-    command = ["patch", "-p1", "--dry-run", "--batch", "--silent", "-d", str(site), *extra]
+    # --force, not --batch: --batch takes a patch that "looks reversed" as reversed and
+    # would report an unapplied patch as reversible, i.e. as applied.
+    command = ["patch", "-p1", "--dry-run", "--force", "--silent", "-d", str(site), *extra]
     with open(patch_file) as handle:
         return subprocess.run(command, stdin=handle, capture_output=True).returncode == 0
 
 
-def is_applied(name: str) -> bool:
+def is_applied(name: str, site: Optional[Path] = None) -> bool:
     """True when the patch is already in the installed package (it reverses cleanly)."""
-    return _patch_runs(PATCH_DIR / name, _site_dir(SITE_PATCHES[name]), "-R")
+    return _patch_runs(PATCH_DIR / name, site or _site_dir(SITE_PATCHES[name]), "-R")
 
 
-def apply_all() -> None:
-    """Apply every site patch not yet applied; a clear error if one no longer fits."""
+def apply_all(site: Optional[Path] = None) -> None:
+    """Apply every site patch not yet applied; a clear error if one no longer fits.
+
+    `site` overrides the folder holding the packages (for checks on a copy).
+    """
     for name, package in SITE_PATCHES.items():
-        patch_file, site = PATCH_DIR / name, _site_dir(package)
-        if is_applied(name):
+        patch_file, target = PATCH_DIR / name, site or _site_dir(package)
+        if is_applied(name, target):
             print(f"{name}: already applied")
             continue
-        if not _patch_runs(patch_file, site):
+        if not _patch_runs(patch_file, target):
             raise UserInputError(
-                f"{name} no longer applies to the installed {package} in {site}; "
+                f"{name} no longer applies to the installed {package} in {target}; "
                 "the package version differs from the one the patch was made for"
             )
         with open(patch_file) as handle:
-            subprocess.run(["patch", "-p1", "--batch", "--silent", "-d", str(site)],
+            subprocess.run(["patch", "-p1", "--force", "--silent", "-d", str(target)],
                            stdin=handle, check=True)
-        print(f"{name}: applied to {site / package}")
+        print(f"{name}: applied to {target / package}")
