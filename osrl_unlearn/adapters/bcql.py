@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-import torch
 from osrl.algorithms import BCQL, BCQLTrainer
 
 from osrl_unlearn.configs import BCQLTrainConfig
+from osrl_unlearn.adapters.common import DoubleQCriticMembers
+from osrl_unlearn.adapters.common import train_step_unpacked as train_step  # noqa: F401
 from osrl_unlearn.unlearning.mixin import UnlearningMixin
 
 NAME = "BCQL"
@@ -40,10 +41,6 @@ def build_model(cfg: BCQLTrainConfig, state_dim: int, action_dim: int, max_actio
     )
 
 
-def train_step(trainer: BCQLTrainer, batch) -> None:
-    """One of OSRL's own training steps on a batch."""
-    trainer.train_one_step(*batch)
-
 
 def build_trainer(model: BCQL, env, cfg: BCQLTrainConfig, logger) -> BCQLTrainer:
     """OSRL's own trainer for the model (its optimizers, train_one_step, rollout)."""
@@ -54,7 +51,7 @@ def build_trainer(model: BCQL, env, cfg: BCQLTrainConfig, logger) -> BCQLTrainer
     )
 
 
-class UnlearnableBCQL(UnlearningMixin, BCQL):
+class UnlearnableBCQL(DoubleQCriticMembers, UnlearningMixin, BCQL):
     """BCQL with `unlearn_step`: where BCQ-L keeps its parts.
 
     Critics: `critic` and `cost_critic` (double-Q ensembles). Actor: the perturbation
@@ -62,14 +59,6 @@ class UnlearnableBCQL(UnlearningMixin, BCQL):
     BCQ-L's own step. Lagrange multiplier: the PID `controller`, updated by BCQ-L's
     own actor loss on D_k. kappa_Q: `qc_thres`.
     """
-
-    def reward_members(self, observations, actions):
-        _, _, first, second = self.critic.predict(observations, actions)
-        return torch.stack(first + second)
-
-    def cost_members(self, observations, actions):
-        _, _, first, second = self.cost_critic.predict(observations, actions)
-        return torch.stack(first + second)
 
     def policy_actions(self, observations):
         return self.actor(observations, self.vae.decode(observations))

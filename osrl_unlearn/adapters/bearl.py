@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-import torch
 from osrl.algorithms import BEARL, BEARLTrainer
 
 from osrl_unlearn.configs import BEARLTrainConfig
+from osrl_unlearn.adapters.common import DoubleQCriticMembers
+from osrl_unlearn.adapters.common import train_step_unpacked as train_step  # noqa: F401
 from osrl_unlearn.unlearning.mixin import UnlearningMixin
 
 NAME = "BEARL"
@@ -44,10 +45,6 @@ def build_model(cfg: BEARLTrainConfig, state_dim: int, action_dim: int, max_acti
     )
 
 
-def train_step(trainer: BEARLTrainer, batch) -> None:
-    """One of OSRL's own training steps on a batch."""
-    trainer.train_one_step(*batch)
-
 
 def build_trainer(model: BEARL, env, cfg: BEARLTrainConfig, logger) -> BEARLTrainer:
     """OSRL's own trainer for the model (its optimizers, train_one_step, rollout)."""
@@ -58,7 +55,7 @@ def build_trainer(model: BEARL, env, cfg: BEARLTrainConfig, logger) -> BEARLTrai
     )
 
 
-class UnlearnableBEARL(UnlearningMixin, BEARL):
+class UnlearnableBEARL(DoubleQCriticMembers, UnlearningMixin, BEARL):
     """BEARL with `unlearn_step`: where BEAR-L keeps its parts.
 
     Critics: `critic`, `cost_critic` (double-Q ensembles). Actor: a squashed Gaussian
@@ -69,14 +66,6 @@ class UnlearnableBEARL(UnlearningMixin, BEARL):
 
     OPTIMIZERS = ("actor_optim", "critic_optim", "cost_critic_optim", "vae_optim")
     RESUME_OBJECTS = ("controller", "log_alpha", "n_train_steps")
-
-    def reward_members(self, observations, actions):
-        _, _, first, second = self.critic.predict(observations, actions)
-        return torch.stack(first + second)
-
-    def cost_members(self, observations, actions):
-        _, _, first, second = self.cost_critic.predict(observations, actions)
-        return torch.stack(first + second)
 
     def policy_actions(self, observations):
         return self._actor_forward(observations, deterministic=True, with_logprob=False)[0]

@@ -8,6 +8,7 @@ import torch
 from osrl.algorithms import CPQ, CPQTrainer
 
 from osrl_unlearn.configs import CPQTrainConfig
+from osrl_unlearn.adapters.common import train_step_unpacked as train_step  # noqa: F401
 from osrl_unlearn.unlearning.mixin import UnlearningMixin
 
 NAME = "CPQ"
@@ -37,10 +38,6 @@ def build_model(cfg: CPQTrainConfig, state_dim: int, action_dim: int, max_action
         device=cfg.device,
     )
 
-
-def train_step(trainer: CPQTrainer, batch) -> None:
-    """One of OSRL's own training steps on a batch."""
-    trainer.train_one_step(*batch)
 
 
 def build_trainer(model: CPQ, env, cfg: CPQTrainConfig, logger) -> CPQTrainer:
