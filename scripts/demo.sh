@@ -30,6 +30,8 @@ for method in safe-rule finetune; do
 done
 
 echo "== DSRL normalized reward and cost over 10 episodes (safe: cost <= 1)"
+echo "   (a 3,000-step agent and 1,000 unlearning steps: these numbers are noisy; the"
+echo "    10,000-step comparison is in README.md, Results)"
 $CLI eval --path "$RUN" --last --episodes 10
 for method in safe-rule finetune; do
   $CLI eval --path "$RUN-$method" --episodes 10
