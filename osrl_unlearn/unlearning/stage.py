@@ -133,6 +133,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
     keep_sample = as_trained({key: value[sample] for key, value in keep.items()}, run_cfg)
     model.setup_unlearning(ucfg, keep_sample, trainer, adapter.train_step)
     forget_scaled = as_trained(forget_set, run_cfg)
+    judge_cost = ucfg.method != "reward-only" and ucfg.cost_terms  # which constraints count
 
     batch_cfg = replace(run_cfg, batch_size=ucfg.batch_size or run_cfg.batch_size)
     keep_stream = batches(keep, batch_cfg, adapter)
@@ -161,7 +162,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
             summary = {key: float(np.mean([m[key] for m in window if key in m]))
                        for key in window[-1]}
             window = []
-            report = model.forget_report(forget_scaled, cost_terms=ucfg.method != "reward-only")
+            report = model.forget_report(forget_scaled, cost_terms=judge_cost)
             retention = summary["retain/bellman_reward"] / model.forget_weight.reference_bellman \
                 if model.forget_weight.reference_bellman else 1.0
             score = report["forget_satisfied"] - (retention > 1 + ucfg.retention_tolerance)
@@ -180,7 +181,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
                 "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
             }, target / "checkpoint" / STATE_FILE)
 
-    final = model.forget_report(forget_scaled, cost_terms=ucfg.method != "reward-only")
+    final = model.forget_report(forget_scaled, cost_terms=judge_cost)
     summary = {"method": ucfg.method, "steps": ucfg.steps, "wall_time_s": elapsed,
                "best_step": best_step, "best_score": best_score,
                "keep_transitions": len(keep["observations"]),
