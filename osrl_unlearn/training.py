@@ -22,6 +22,7 @@ from osrl.common.exp_util import auto_name, seed_all
 from torch.utils.data import DataLoader
 from tqdm.auto import trange
 
+from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
 from osrl_unlearn.registration import base_task
 from osrl_unlearn.tasks import episode_length, import_dsrl
@@ -73,6 +74,8 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True) -> P
     run's `timing.json` separates time spent training from time spent evaluating.
     """
     run_dir = resolve_run(cfg, adapter.Config())
+    if (run_dir / "checkpoint" / "model.pt").exists():
+        raise UserInputError(f"{run_dir} already holds a trained run; choose another --name")
     logger = TensorboardLogger(str(run_dir.parent), log_txt=True, name=run_dir.name)
     logger.save_config(asdict(cfg), verbose=cfg.verbose)
     seed_all(cfg.seed)

@@ -105,3 +105,16 @@ def test_safe_rule_forget_terms_meet_the_forget_constraints(trained_poisoned_bcq
     assert before["final_forget_report"]["forget_cost_at_floor"] < 0.5  # not met by fine-tuning
     assert after["forget_cost_at_floor"] > 0.5  # most D_f: Q_c >= kappa_Q + sigma
     assert after["forget_reward_under_reference"] > 0.5  # most D_f: Q_r <= reference
+
+
+def test_training_refuses_to_overwrite_an_existing_run(poisoned_runs):
+    from osrl_unlearn.adapters import get_adapter
+    from osrl_unlearn.runs import load_run
+    from osrl_unlearn.training import train
+
+    source = poisoned_runs["bcql"]
+    before = tree_digest(source)
+    cfg, _, _, _, _ = load_run(source)
+    with pytest.raises(UserInputError, match="already holds a trained run"):
+        train(cfg, get_adapter("bcql"), progress=False)
+    assert tree_digest(source) == before
