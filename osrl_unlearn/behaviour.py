@@ -26,8 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RUN_LANE_HALF_WIDTH = 2.0
-CIRCLE_TASK_RADIUS = 7.0
 CAR_SPEED_PER_THROTTLE = 3.4  # measured: steady speed (m/s) per unit throttle, straight
 CAR_STEERING_SIGN = -1.0  # measured: positive steering turns the car clockwise
 ANT_CONTROL_DT = 0.05

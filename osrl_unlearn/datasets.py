@@ -117,13 +117,26 @@ def read_hdf5(path: Path) -> Tuple[Dataset, dict]:
     try:
         with h5py.File(path, "r") as handle:
             data = {key: handle[key][()] for key in handle.keys()}
-            attributes = {name: json.loads(value) for name, value in handle.attrs.items()}
+            attributes = _attributes(handle)
     except (OSError, ValueError, KeyError) as error:
         raise UserInputError(f"{path} is not a readable HDF5 dataset ({error})") from None
     validate(data)
     if FORGET_MASK_KEY in data:
         check_mask(data, data[FORGET_MASK_KEY])
     return data, attributes
+
+
+def _attributes(handle: h5py.File) -> dict:
+    return {name: json.loads(value) for name, value in handle.attrs.items()}
+
+
+def read_attributes(path: Path) -> dict:
+    """Only the attributes of a dataset file (its generation or attack record)."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return _attributes(handle)
+    except (OSError, ValueError) as error:
+        raise UserInputError(f"{path} is not a readable HDF5 dataset ({error})") from None
 
 
 def check_mask(data: Dataset, mask: np.ndarray) -> np.ndarray:

@@ -38,7 +38,6 @@ from osrl_unlearn.errors import UserInputError
 REWARD_LURE_FACTOR = 1.5
 # Bumped whenever an attack's output changes, so files poisoned by older code are not reused.
 ATTACK_REVISION = 1
-STANDARD_RATIOS = (0.15, 0.30)
 
 
 def _check_ratio(ratio: float) -> float:

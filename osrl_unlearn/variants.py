@@ -59,8 +59,7 @@ def build_poisoned_dataset(
         "donors_sha256": datasets.file_checksum(Path(donors_path)) if donors_path else None,
     }
     if out.exists():
-        _, attributes = datasets.read_hdf5(out)
-        existing = attributes.get("attack_record", {})
+        existing = datasets.read_attributes(out).get("attack_record", {})
         if {k: existing.get(k) for k in record if k != "base_file"} != \
                 {k: v for k, v in record.items() if k != "base_file"}:
             raise UserInputError(

@@ -41,7 +41,6 @@ def build_model(cfg: BCQLTrainConfig, state_dim: int, action_dim: int, max_actio
     )
 
 
-
 def build_trainer(model: BCQL, env, cfg: BCQLTrainConfig, logger) -> BCQLTrainer:
     """OSRL's own trainer for the model (its optimizers, train_one_step, rollout)."""
     return BCQLTrainer(

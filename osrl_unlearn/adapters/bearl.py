@@ -45,7 +45,6 @@ def build_model(cfg: BEARLTrainConfig, state_dim: int, action_dim: int, max_acti
     )
 
 
-
 def build_trainer(model: BEARL, env, cfg: BEARLTrainConfig, logger) -> BEARLTrainer:
     """OSRL's own trainer for the model (its optimizers, train_one_step, rollout)."""
     return BEARLTrainer(

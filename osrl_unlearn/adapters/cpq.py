@@ -39,7 +39,6 @@ def build_model(cfg: CPQTrainConfig, state_dim: int, action_dim: int, max_action
     )
 
 
-
 def build_trainer(model: CPQ, env, cfg: CPQTrainConfig, logger) -> CPQTrainer:
     """OSRL's own trainer for the model (its optimizers, train_one_step, rollout)."""
     return CPQTrainer(
