@@ -93,6 +93,46 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from osrl_unlearn.bench import load_grid, run_grid
+
+    grid = load_grid(Path(args.config))
+    results = run_grid(grid, Path(args.results) if args.results else None)
+    print(f"results: {results}; report: osrl-unlearn report {results} --out <dir>")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from osrl_unlearn.report import write_report
+
+    print(f"report: {write_report(Path(args.results), Path(args.out))}")
+    return 0
+
+
+def _cmd_step_cost(args: argparse.Namespace) -> int:
+    from osrl_unlearn.adapters import get_adapter
+    from osrl_unlearn.profiling import measure_step_cost
+    from osrl_unlearn.registration import parse_variant_id
+
+    get_adapter(args.algorithm)
+    if parse_variant_id(args.task).attack is None:
+        raise UserInputError(f"--task must be a poisoned id (it needs a forget set), got {args.task}")
+    figures = measure_step_cost(args.task, args.algorithm, args.steps, args.batch_size,
+                                args.threads)
+    train, unlearn = figures["train"], figures["unlearn"]
+    print(f"{args.algorithm} on {args.task}, batch {args.batch_size}, {args.steps} timed steps, "
+          f"{args.threads} threads:")
+    print(f"  one OSRL train_one_step   {1000 * train['seconds_per_step']:.1f} ms, "
+          f"peak memory {train['peak_rss_mib']:.0f} MiB ({train['rss_after_setup_mib']:.0f} after setup)")
+    print(f"  one Safe-RULE unlearn_step {1000 * unlearn['seconds_per_step']:.1f} ms, "
+          f"peak memory {unlearn['peak_rss_mib']:.0f} MiB ({unlearn['rss_after_setup_mib']:.0f} after setup)")
+    print(f"  ratios (unlearning / training): step time {figures['step_time_ratio']:.2f}, "
+          f"peak memory {figures['peak_memory_ratio']:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
 def _parse_bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
@@ -154,6 +194,27 @@ def build_parser() -> argparse.ArgumentParser:
     unlearn.add_argument("--resume", action="store_true", help="continue an interrupted run")
     add_unlearn_options(unlearn)
     unlearn.set_defaults(run=_cmd_unlearn)
+
+    bench = commands.add_parser("bench", help="run a benchmark grid (resumable)")
+    bench.add_argument("--config", required=True, help="grid YAML (see examples/grids/)")
+    bench.add_argument("--results", help="results JSONL (default: the grid's `results`)")
+    bench.set_defaults(run=_cmd_bench)
+
+    report = commands.add_parser("report", help="tables and figures of a results file")
+    report.add_argument("results", help="results JSONL written by `osrl-unlearn bench`")
+    report.add_argument("--out", required=True, help="folder for report.md and the PNGs")
+    report.set_defaults(run=_cmd_report)
+
+    step_cost = commands.add_parser(
+        "step-cost", help="time and peak memory of one unlearning step against one training step")
+    step_cost.add_argument("--task", default="OfflineBallRun-MaxCost15-v0",
+                           help="a poisoned dataset id")
+    step_cost.add_argument("--algorithm", default="bcql")
+    step_cost.add_argument("--steps", type=int, default=300)
+    step_cost.add_argument("--batch-size", type=int, default=256)
+    step_cost.add_argument("--threads", type=int, default=2)
+    step_cost.add_argument("--json", help="also write the figures to this JSON file")
+    step_cost.set_defaults(run=_cmd_step_cost)
     return parser
 
 

@@ -81,6 +81,24 @@ def as_trained(data: datasets.Dataset, cfg) -> datasets.Dataset:
             "done": np.logical_or(data["terminals"], data["timeouts"]).astype(np.float32)}
 
 
+def build_unlearner(run_cfg, adapter, env, keep: datasets.Dataset, ucfg: UnlearnConfig,
+                    state: Optional[dict] = None, source: Optional[Path] = None):
+    """The algorithm's unlearnable agent with OSRL's trainer attached, ready for `unlearn_step`.
+
+    `state` is the source checkpoint (None: fresh weights, as the step-cost measurement
+    uses). The reward reference is fixed here, on a sample of D_k.
+    """
+    model = adapter.build_model(run_cfg, *env_dims(env), unlearnable=True, data=keep)
+    if state is not None:
+        load_weights(model, state, source)
+    trainer = adapter.build_trainer(model, env, run_cfg, BaseLogger())  # stores stats in memory
+    sample = np.random.default_rng(ucfg.seed).permutation(len(keep["observations"]))
+    sample = sample[:REFERENCE_SAMPLE]
+    keep_sample = as_trained({key: value[sample] for key, value in keep.items()}, run_cfg)
+    model.setup_unlearning(ucfg, keep_sample, trainer, adapter.train_step)
+    return model
+
+
 def output_dir(source: Path, method: str, out: Optional[str]) -> Path:
     return Path(out) if out else source.parent / f"{source.name}-{method}"
 
@@ -126,12 +144,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
     random.seed(seed)
     if run_cfg.device == "cpu":
         torch.set_num_threads(run_cfg.threads)
-    model = adapter.build_model(run_cfg, *env_dims(env), unlearnable=True, data=keep)
-    load_weights(model, state, source)
-    trainer = adapter.build_trainer(model, env, run_cfg, BaseLogger())  # stores stats in memory
-    sample = np.random.default_rng(seed).permutation(len(keep["observations"]))[:REFERENCE_SAMPLE]
-    keep_sample = as_trained({key: value[sample] for key, value in keep.items()}, run_cfg)
-    model.setup_unlearning(ucfg, keep_sample, trainer, adapter.train_step)
+    model = build_unlearner(run_cfg, adapter, env, keep, ucfg, state, source)
     forget_scaled = as_trained(forget_set, run_cfg)
     judge_cost = ucfg.method != "reward-only" and ucfg.cost_terms  # which constraints count
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Safe-RULE's sensitivity on one poisoned agent: unlearning steps (1,000 / 2,500 /
+# 5,000 / 10,000), reward reference percentile (30 against 50), adaptive against fixed
+# forget weight. Runs one after another, reuses finished runs, then evaluates each
+# (model_best.pt, chosen offline) on 20 episodes.
+# Usage: examples/sensitivity.sh [SOURCE_RUN] [FORGET_ID]
+set -euo pipefail
+SOURCE=${1:-logs/poison-matters/OfflineBallRun-MaxCost15-v0-cost-10/bcql-MaxCost15}
+FORGET=${2:-OfflineBallRun-MaxCost15-v0}
+export WANDB_MODE=disabled
+CLI=.venv/bin/osrl-unlearn
+
+declare -A VARIANTS=(
+  [steps1000]="--steps 1000"
+  [steps2500]="--steps 2500"
+  [steps5000]="--steps 5000"
+  [steps10000]="--steps 10000"
+  [p50]="--steps 5000 --reward-percentile 50"
+  [fixed1]="--steps 5000 --adaptive-forget-weight false --forget-weight 1"
+  [fixed10]="--steps 5000 --adaptive-forget-weight false --forget-weight 10"
+)
+for name in steps1000 steps2500 steps5000 steps10000 p50 fixed1 fixed10; do
+  out="$SOURCE-sens-$name"
+  [ -f "$out/unlearn_summary.json" ] || \
+    $CLI unlearn --path "$SOURCE" --forget "$FORGET" --out "$out" ${VARIANTS[$name]}
+  [ -f "$out/eval_model_best.json" ] || $CLI eval --path "$out" --episodes 20
+done

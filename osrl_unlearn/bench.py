@@ -1,0 +1,259 @@
+"""The benchmark grid: tasks x algorithms x attacks x ratios x seeds, every method on each.
+
+For each cell the poisoned agent is trained once (or reused), then each method is
+applied to it, evaluated in the simulator, and one JSON row per result is appended
+to the results file the moment it is done. A rerun skips finished rows; a row that
+failed is recorded with its error and tried again on the next run. Runs live in
+OSRL's layout under `logdir`:
+
+    <logdir>/<poisoned id>-cost-<limit>/<algorithm>-seed<seed>            the poisoned agent
+    <logdir>/<poisoned id>-cost-<limit>/<algorithm>-seed<seed>-<method>   each method's run
+"""
+
+
+import json
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pyrallis
+
+from osrl_unlearn.adapters import ALGORITHMS, get_adapter
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.poison import ATTACKS
+from osrl_unlearn.registration import REGISTERED_PERCENTS, variant_id
+from osrl_unlearn.tasks import SUPPORTED_TASKS
+from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
+
+POISONED = "poisoned"  # the method name of the row that evaluates the agent before unlearning
+ROW_KEY = ("task", "algorithm", "attack", "ratio", "seed", "method")
+
+
+@dataclass
+class GridConfig:
+    """A benchmark grid; every list is one axis. Read from YAML by `osrl-unlearn bench`."""
+
+    tasks: List[str] = field(default_factory=lambda: ["OfflineBallRun-v0"])
+    algorithms: List[str] = field(default_factory=lambda: ["bcql"])
+    attacks: List[str] = field(default_factory=lambda: ["max-cost"])
+    ratios: List[float] = field(default_factory=lambda: [0.15])
+    methods: List[str] = field(default_factory=lambda: list(METHODS))
+    seeds: List[int] = field(default_factory=lambda: [0])
+    # named Safe-RULE variants usable in `methods`, e.g. {p50: {reward_percentile: 50}}
+    variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    collect_episodes: int = 300  # clean episodes collected per task when its data is missing
+    train_steps: int = 10_000
+    eval_every: int = 2_500
+    unlearn_steps: int = 5_000
+    eval_episodes: int = 10
+    threads: int = 2
+    train_overrides: Dict[str, Any] = field(default_factory=dict)  # other training fields
+    logdir: str = "logs/bench"
+    results: str = "results/bench/results.jsonl"
+    data_dir: Optional[str] = None  # generated data folder (default: OSRL_UNLEARN_DATA_DIR's)
+
+
+def load_grid(path: Path) -> GridConfig:
+    """Read and check a grid YAML; every bad entry is one clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"grid file not found: {path}")
+    try:
+        with open(path) as handle:
+            grid = pyrallis.load(GridConfig, handle)
+    except Exception as error:  # pyrallis reports unknown keys and wrong types
+        raise UserInputError(f"{path}: {str(error).splitlines()[0]}") from None
+    for algorithm in grid.algorithms:
+        if algorithm in ALGORITHMS:
+            unknown = set(grid.train_overrides) - set(get_adapter(algorithm).Config.__dataclass_fields__)
+            if unknown:
+                raise UserInputError(f"{path}: train_overrides has fields {sorted(unknown)} "
+                                     f"that {algorithm}'s training config does not know")
+    checks = [("tasks", grid.tasks, SUPPORTED_TASKS), ("algorithms", grid.algorithms, ALGORITHMS),
+              ("attacks", grid.attacks, ATTACKS),
+              ("methods", grid.methods, (POISONED, *METHODS, *grid.variants))]
+    for name, values, known in checks:
+        unknown = [value for value in values if value not in known]
+        if unknown:
+            raise UserInputError(f"{path}: unknown {name} {unknown}; known: {', '.join(known)}")
+    bad_ratios = [ratio for ratio in grid.ratios if round(ratio * 100) not in REGISTERED_PERCENTS]
+    if bad_ratios:
+        raise UserInputError(f"{path}: ratios {bad_ratios} are not registered; use "
+                             f"{[percent / 100 for percent in REGISTERED_PERCENTS]}")
+    unlearn_fields = {spec.name for spec in fields(UnlearnConfig)}
+    for name, overrides in grid.variants.items():
+        unknown = set(overrides) - unlearn_fields
+        if unknown:
+            raise UserInputError(f"{path}: variant {name} sets unknown fields {sorted(unknown)}")
+    return grid
+
+
+def unlearn_config(grid: GridConfig, method: str, seed: int) -> UnlearnConfig:
+    """The unlearning settings of a method name or of a named variant."""
+    settings = {"method": method, "steps": grid.unlearn_steps, "seed": seed}
+    if method in grid.variants:
+        settings = {**settings, "method": "safe-rule", **grid.variants[method]}
+    return UnlearnConfig(**settings)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One poisoned agent of the grid."""
+
+    task: str
+    algorithm: str
+    attack: str
+    ratio: float
+    seed: int
+
+    @property
+    def dataset_id(self) -> str:
+        return variant_id(self.task, self.attack, self.ratio)
+
+    def key(self, method: str) -> Tuple:
+        return (self.task, self.algorithm, self.attack, self.ratio, self.seed, method)
+
+
+def cells(grid: GridConfig) -> Iterator[Cell]:
+    for task in grid.tasks:
+        for algorithm in grid.algorithms:
+            for attack in grid.attacks:
+                for ratio in grid.ratios:
+                    for seed in grid.seeds:
+                        yield Cell(task, algorithm, attack, ratio, seed)
+
+
+def read_rows(path: Path) -> List[Dict[str, Any]]:
+    """All rows of a results file (a missing file has none)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def finished_keys(rows: List[Dict[str, Any]]) -> set:
+    return {tuple(row[name] for name in ROW_KEY) for row in rows if row["status"] == "ok"}
+
+
+def append_row(path: Path, row: Dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+def set_aside(run_dir: Path) -> None:
+    """Move an interrupted run out of the way (never deleted) so it can start again."""
+    target = run_dir.with_name(f"{run_dir.name}.interrupted-{int(time.time())}")
+    shutil.move(str(run_dir), str(target))
+    print(f"moved the unfinished run {run_dir} to {target}")
+
+
+def ensure_dataset(cell: Cell, grid: GridConfig) -> None:
+    """Collect the task's clean generated data if missing, then build the poisoned file."""
+    from osrl_unlearn.collect import collect_to_file
+    from osrl_unlearn.variants import base_dataset_path, build_poisoned_dataset
+
+    base = base_dataset_path(cell.task)
+    if not base.exists():
+        collect_to_file(cell.task, grid.collect_episodes, base, seed=0)
+    build_poisoned_dataset(cell.task, cell.attack, cell.ratio)
+
+
+def ensure_poisoned_agent(cell: Cell, grid: GridConfig) -> Path:
+    """Train the cell's agent on the poisoned data, or reuse it if training finished."""
+    from osrl_unlearn.training import resolve_run, train
+
+    adapter = get_adapter(cell.algorithm)
+    cfg = adapter.Config(task=cell.dataset_id, seed=cell.seed, update_steps=grid.train_steps,
+                         eval_every=grid.eval_every, threads=grid.threads,
+                         logdir=grid.logdir, name=f"{cell.algorithm}-seed{cell.seed}")
+    cfg = replace(cfg, **grid.train_overrides)
+    run_dir = resolve_run(cfg, adapter.Config())
+    if (run_dir / "timing.json").exists():
+        return run_dir
+    if run_dir.exists():
+        set_aside(run_dir)
+    return train(cfg, adapter)
+
+
+def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[str, Any]:
+    """Apply one method to the poisoned agent (or reuse its finished run) and evaluate it."""
+    from osrl_unlearn.evaluation import evaluate_run
+    from osrl_unlearn.unlearning.stage import STATE_FILE, output_dir, unlearn
+
+    if method == POISONED:
+        result = evaluate_run(source, grid.eval_episodes, best=False, seed=cell.seed)
+        result.pop("task")  # the dataset id; rows keep the base task
+        timing = json.loads((source / "timing.json").read_text())
+        return {**result, "wall_time_s": timing["train_s"], "steps": timing["steps"]}
+    ucfg = unlearn_config(grid, method, cell.seed)
+    target = output_dir(source, method, None)
+    if not (target / "unlearn_summary.json").exists():
+        resume = (target / "checkpoint" / STATE_FILE).exists()
+        if target.exists() and not resume:
+            set_aside(target)
+        unlearn(source, cell.dataset_id, ucfg, out=str(target), resume=resume)
+    summary = json.loads((target / "unlearn_summary.json").read_text())
+    # Retraining's model_best.pt is OSRL's pick with the environment; unlearning's is
+    # the offline pick. Retraining is judged on its last checkpoint, like the source.
+    result = evaluate_run(target, grid.eval_episodes, best=ucfg.method != "retrain",
+                          seed=cell.seed)
+    result.pop("task")
+    report = summary.get("final_forget_report", {})
+    return {**result, "wall_time_s": summary["wall_time_s"], "steps": summary["steps"],
+            "forget_satisfied": report.get("forget_satisfied")}
+
+
+def run_grid(grid: GridConfig, results: Optional[Path] = None) -> Path:
+    """Run every unfinished row of the grid; returns the results file."""
+    from tqdm.auto import tqdm
+
+    if grid.data_dir:
+        os.environ["OSRL_UNLEARN_DATA_DIR"] = str(Path(grid.data_dir).resolve())
+    results = Path(results or grid.results)
+    done = finished_keys(read_rows(results))
+    methods = [POISONED, *[method for method in grid.methods if method != POISONED]]
+    todo = [(cell, method) for cell in cells(grid) for method in methods
+            if cell.key(method) not in done]
+    total = len(list(cells(grid))) * len(methods)
+    print(f"grid: {total} rows, {total - len(todo)} already finished, {len(todo)} to run "
+          f"-> {results}")
+    bar = tqdm(total=len(todo), desc="Grid rows", unit="row", position=0)
+    agents: Dict[Cell, Path] = {}
+    failed_cells: Dict[Cell, str] = {}
+    for cell, method in todo:
+        row = {**dict(zip(ROW_KEY, cell.key(method))), "dataset": cell.dataset_id,
+               "train_steps": grid.train_steps, "unlearn_steps": grid.unlearn_steps}
+        started = time.perf_counter()
+        try:
+            if cell in failed_cells:
+                raise RuntimeError(f"the poisoned agent failed: {failed_cells[cell]}")
+            if cell not in agents:
+                try:
+                    ensure_dataset(cell, grid)
+                    agents[cell] = ensure_poisoned_agent(cell, grid)
+                except Exception as error:
+                    failed_cells[cell] = _describe(error)
+                    raise
+            row.update(run_method(cell, grid, agents[cell], method), status="ok")
+        except Exception as error:  # one cell's crash is its row's error, not the grid's end
+            row.update(status="error", error=_describe(error),
+                       traceback=traceback.format_exc(limit=-3))
+        row["bench_seconds"] = round(time.perf_counter() - started, 1)
+        row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        append_row(results, row)
+        outcome = (f"reward {row['normalized_reward']:.3f} cost {row['normalized_cost']:.3f}"
+                   if row["status"] == "ok" else f"ERROR {row['error']}")
+        bar.write(f"{cell.dataset_id} {cell.algorithm} seed {cell.seed} {method}: {outcome}")
+        bar.update(1)
+    bar.close()
+    return results
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0][:300]

@@ -1,0 +1,284 @@
+"""The report of a benchmark results file: tables in markdown and PNG figures.
+
+    osrl-unlearn report results/bench/results.jsonl --out results/bench/report
+
+writes `report.md` (the headline figures, a table in the layout of the paper's
+Table 1, wall times against retraining, where Safe-RULE falls short, named variants,
+failed rows), `cost_reward_<task>.png` per task and `safe_share.png`. A result is
+safe when its mean normalized cost is at most 1 (DSRL's convention).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from osrl_unlearn.bench import POISONED, ROW_KEY, read_rows
+from osrl_unlearn.errors import UserInputError
+
+LABELS = {POISONED: "Poisoned", "safe-rule": "Safe-RULE", "finetune": "Fine-tune",
+          "trajdeleter": "TrajDeleter", "reward-only": "Reward-only", "retrain": "Retrain"}
+TABLE_METHODS = (POISONED, "safe-rule", "finetune", "trajdeleter", "reward-only", "retrain")
+CELL = ("task", "algorithm", "attack", "ratio")  # one line of Table 1; seeds are averaged
+LOW_REWARD_FRACTION = 0.5  # below this share of retraining's reward, a result is reported
+
+
+def latest_rows(rows: List[dict]) -> Tuple[List[dict], List[dict]]:
+    """The last row of each key (a rerun supersedes), split into finished and failed."""
+    latest: Dict[tuple, dict] = {}
+    for row in rows:
+        latest[tuple(row[name] for name in ROW_KEY)] = row
+    finished = [row for row in latest.values() if row["status"] == "ok"]
+    failed = [row for row in latest.values() if row["status"] != "ok"]
+    return finished, failed
+
+
+def _mean_spread(rows: List[dict], metric: str) -> Tuple[float, float, bool]:
+    """Mean over seeds and its spread: the std over seeds, or with one seed the std over
+    its evaluation episodes (third value True)."""
+    values = [row[metric] for row in rows]
+    if len(values) > 1:
+        return statistics.fmean(values), statistics.pstdev(values), False
+    return values[0], rows[0][f"{metric}_std"], True
+
+
+def _cell_text(rows: List[dict]) -> str:
+    if not rows:
+        return "–"
+    reward, reward_spread, per_episode = _mean_spread(rows, "normalized_reward")
+    cost, cost_spread, _ = _mean_spread(rows, "normalized_cost")
+    text = f"{reward:.2f}±{reward_spread:.2f} / {cost:.2f}±{cost_spread:.2f}"
+    text += "†" if per_episode else ""
+    return f"**{text}**" if cost <= 1.0 else text
+
+
+def group(rows: List[dict], keys: Sequence[str]) -> Dict[tuple, List[dict]]:
+    grouped: Dict[tuple, List[dict]] = defaultdict(list)
+    for row in rows:
+        grouped[tuple(row[key] for key in keys)].append(row)
+    return dict(sorted(grouped.items(), key=lambda item: tuple(map(str, item[0]))))
+
+
+def method_table(rows: List[dict], methods: Sequence[str]) -> str:
+    """One line per task, algorithm, attack and ratio; `reward / cost` per method."""
+    header = ["task", "algorithm", "attack", "ratio", "seeds"] + [LABELS.get(m, m) for m in methods]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for cell, cell_rows in group(rows, CELL).items():
+        by_method = group(cell_rows, ("method",))
+        seeds = len({row["seed"] for row in cell_rows})
+        texts = [_cell_text(by_method.get((method,), [])) for method in methods]
+        task, algorithm, attack, ratio = cell
+        lines.append("| " + " | ".join([task, algorithm, attack, f"{ratio:g}", str(seeds),
+                                         *texts]) + " |")
+    return "\n".join(lines)
+
+
+def paired(rows: List[dict], method: str, other: str) -> List[Tuple[dict, dict]]:
+    """Rows of `method` and `other` on the same poisoned agent (same cell and seed)."""
+    by_agent = group(rows, CELL + ("seed",))
+    pairs = []
+    for agent_rows in by_agent.values():
+        by_method = {row["method"]: row for row in agent_rows}
+        if method in by_method and other in by_method:
+            pairs.append((by_method[method], by_method[other]))
+    return pairs
+
+
+def _median(values: List[float]) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
+def method_summary(rows: List[dict], method: str) -> Dict[str, Optional[float]]:
+    """The headline figures of one method against the poisoned agent and retraining."""
+    against_poisoned = paired(rows, method, POISONED)
+    was_unsafe = [(row, before) for row, before in against_poisoned if before["normalized_cost"] > 1]
+    against_retrain = paired(rows, method, "retrain")
+    fractions = [row["normalized_reward"] / reference["normalized_reward"]
+                 for row, reference in against_retrain if reference["normalized_reward"] > 0]
+    time_ratios = [row["wall_time_s"] / reference["wall_time_s"]
+                   for row, reference in against_retrain]
+    results = [row for row in rows if row["method"] == method]
+    return {
+        "results": len(results),
+        "safe_share": (sum(row["normalized_cost"] <= 1 for row in results) / len(results))
+        if results else None,
+        "agents_poisoned_unsafe": len(was_unsafe),
+        "made_safe_share": (sum(row["normalized_cost"] <= 1 for row, _ in was_unsafe)
+                            / len(was_unsafe)) if was_unsafe else None,
+        "median_reward_fraction_of_retrain": _median(fractions),
+        "median_wall_time_ratio_to_retrain": _median(time_ratios),
+    }
+
+
+def _fmt(value: Optional[float], pattern: str = "{:.2f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
+def summary_table(rows: List[dict], methods: Sequence[str]) -> str:
+    lines = ["| method | results | ends safe | made safe (poisoned agent unsafe) | "
+             "median reward / retraining's | median wall time / retraining's |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for method in methods:
+        if method in (POISONED, "retrain"):
+            continue
+        figures = method_summary(rows, method)
+        made_safe = _fmt(figures["made_safe_share"], "{:.0%}")
+        if figures["agents_poisoned_unsafe"]:
+            made_safe += f" of {figures['agents_poisoned_unsafe']}"
+        lines.append(
+            f"| {LABELS.get(method, method)} | {figures['results']} | "
+            f"{_fmt(figures['safe_share'], '{:.0%}')} | {made_safe} | "
+            f"{_fmt(figures['median_reward_fraction_of_retrain'])} | "
+            f"{_fmt(figures['median_wall_time_ratio_to_retrain'], '{:.2f}')} |")
+    return "\n".join(lines)
+
+
+def wall_time_table(rows: List[dict], methods: Sequence[str]) -> str:
+    """Each method's wall time against retraining's on the same agent, mean over seeds."""
+    lines = ["| task | algorithm | attack | ratio | method | steps | wall time (s) | "
+             "retraining (s) | ratio |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for cell, cell_rows in group(rows, CELL).items():
+        for method in methods:
+            if method in (POISONED, "retrain"):
+                continue
+            pairs = paired(cell_rows, method, "retrain")
+            if not pairs:
+                continue
+            own = statistics.fmean(row["wall_time_s"] for row, _ in pairs)
+            reference = statistics.fmean(ref["wall_time_s"] for _, ref in pairs)
+            ratio = statistics.fmean(row["wall_time_s"] / ref["wall_time_s"] for row, ref in pairs)
+            task, algorithm, attack, ratio_value = cell
+            lines.append(f"| {task} | {algorithm} | {attack} | {ratio_value:g} | "
+                         f"{LABELS.get(method, method)} | {pairs[0][0]['steps']} | {own:.0f} | "
+                         f"{reference:.0f} | {ratio:.2f} |")
+    return "\n".join(lines)
+
+
+def shortfalls(rows: List[dict]) -> str:
+    """Where Safe-RULE ends unsafe or keeps under half of retraining's reward, and by what."""
+    pairs = paired(rows, "safe-rule", "retrain")
+    if not pairs:
+        return "No Safe-RULE result has a retraining result beside it yet."
+    lines = ["| by | value | agents | Safe-RULE unsafe | reward under half of retraining's |",
+             "| --- | --- | --- | --- | --- |"]
+    for axis in ("attack", "algorithm", "ratio", "task"):
+        for value, axis_pairs in group([{**row, "_pair": ref} for row, ref in pairs],
+                                       (axis,)).items():
+            unsafe = sum(row["normalized_cost"] > 1 for row in axis_pairs)
+            low = sum(row["_pair"]["normalized_reward"] > 0 and row["normalized_reward"]
+                      < LOW_REWARD_FRACTION * row["_pair"]["normalized_reward"]
+                      for row in axis_pairs)
+            lines.append(f"| {axis} | {value[0]} | {len(axis_pairs)} | {unsafe} | {low} |")
+    return "\n".join(lines)
+
+
+def plot_cost_reward(rows: List[dict], task: str, methods: Sequence[str], out: Path) -> Path:
+    """Normalized cost against normalized reward of every result on one task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    markers = "oX^sDvP*"
+    figure, axis = plt.subplots(figsize=(6.4, 4.6))
+    for index, method in enumerate(methods):
+        chosen = [row for row in rows if row["task"] == task and row["method"] == method]
+        if chosen:
+            axis.scatter([row["normalized_cost"] for row in chosen],
+                         [row["normalized_reward"] for row in chosen],
+                         marker=markers[index % len(markers)], s=46, alpha=0.8,
+                         label=LABELS.get(method, method))
+    axis.axvline(1.0, color="k", linestyle="--", linewidth=1, label="cost limit")
+    axis.set_xlabel("normalized cost (safe: <= 1)")
+    axis.set_ylabel("normalized reward")
+    axis.set_title(f"{task}: every algorithm, attack, ratio and seed (generated data)",
+                   fontsize=9)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
+
+
+def plot_safe_share(rows: List[dict], methods: Sequence[str], out: Path) -> Path:
+    """How often each method ends safe, over every finished result."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shares, counts = [], []
+    for method in methods:
+        results = [row for row in rows if row["method"] == method]
+        counts.append(len(results))
+        shares.append(sum(row["normalized_cost"] <= 1 for row in results) / max(len(results), 1))
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    bars = axis.bar([LABELS.get(method, method) for method in methods], shares, color="tab:green")
+    for bar, count in zip(bars, counts):
+        axis.annotate(f"n={count}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                      ha="center", va="bottom", fontsize=8)
+    axis.set_ylim(0, 1.1)
+    axis.set_ylabel("share of results that end safe")
+    axis.set_title("How often each method ends safe (normalized cost <= 1)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
+
+
+def write_report(results: Path, out: Path) -> Path:
+    """Write report.md and the figures for a results file; returns report.md."""
+    results = Path(results)
+    if not results.exists():
+        raise UserInputError(f"results file not found: {results}")
+    try:
+        rows = read_rows(results)
+    except ValueError as error:
+        raise UserInputError(f"{results} is not a JSON-lines results file ({error})") from None
+    needed = set(ROW_KEY) | {"status"}
+    if any(needed - set(row) for row in rows):
+        raise UserInputError(f"{results} has rows without {sorted(needed)}: not a bench results file")
+    finished, failed = latest_rows(rows)
+    if not finished:
+        raise UserInputError(f"{results} has no finished results yet")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    present = {row["method"] for row in finished}
+    table_methods = [method for method in TABLE_METHODS if method in present]
+    variants = sorted(present - set(TABLE_METHODS))
+    all_methods = table_methods + variants
+
+    figures = [plot_cost_reward(finished, task, all_methods, out / f"cost_reward_{task}.png")
+               for task in sorted({row["task"] for row in finished})]
+    figures.append(plot_safe_share(finished, all_methods, out / "safe_share.png"))
+    agents = len(group(finished, CELL + ("seed",)))
+    steps = sorted({(row["train_steps"], row["unlearn_steps"]) for row in finished})
+    sections = [
+        f"# Benchmark report: {results.name}",
+        f"{len(finished)} finished results on {agents} poisoned agents, {len(failed)} failed "
+        f"rows. Data: this project's generated datasets (not DSRL's official data). "
+        f"Training / unlearning steps: {', '.join(f'{t:,} / {u:,}' for t, u in steps)}. "
+        f"Poisoned and retrained agents are evaluated on their last checkpoint, unlearned "
+        f"ones on model_best.pt, chosen offline.",
+        "## Headline", summary_table(finished, all_methods),
+        "## Normalized reward / cost (Table 1 layout)",
+        "Mean ± spread over seeds; † marks a single seed, whose spread is over its "
+        "evaluation episodes. **Bold**: safe (normalized cost <= 1).",
+        method_table(finished, table_methods),
+    ]
+    if variants:
+        sections += ["## Named variants", method_table(finished, [POISONED, *variants])]
+    sections += [
+        "## Wall time against retraining", wall_time_table(finished, all_methods),
+        "## Where Safe-RULE falls short", shortfalls(finished),
+        "## Figures", *[f"![{figure.stem}]({figure.name})" for figure in figures],
+    ]
+    if failed:
+        sections += ["## Failed rows", "\n".join(
+            f"- {row['task']} {row['algorithm']} {row['attack']} {row['ratio']:g} seed "
+            f"{row['seed']} {row['method']}: {row['error']}" for row in failed)]
+    report = out / "report.md"
+    report.write_text("\n\n".join(sections) + "\n")
+    return report

@@ -1,0 +1,94 @@
+"""The benchmark grid and its report, on real tiny OSRL runs in the real simulator."""
+
+import json
+
+import pytest
+import yaml
+
+from conftest import TINY_NETWORKS, run_cli
+from osrl_unlearn.bench import load_grid, read_rows, run_grid
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.report import write_report
+
+
+def write_grid(folder, **changes):
+    grid = {
+        "tasks": ["OfflineBallRun-v0"], "algorithms": ["bcql"], "attacks": ["max-cost"],
+        "ratios": [0.15], "methods": ["finetune", "broken", "retrain"], "seeds": [0],
+        "variants": {"broken": {"source_checkpoint": "middle"}},
+        "train_steps": 10, "eval_every": 10, "unlearn_steps": 4, "eval_episodes": 1,
+        "train_overrides": {**TINY_NETWORKS, "vae_hidden_sizes": 16, "batch_size": 32,
+                            "eval_episodes": 1},
+        "logdir": str(folder / "logs"), "results": str(folder / "results.jsonl"),
+    }
+    path = folder / "grid.yaml"
+    path.write_text(yaml.safe_dump({**grid, **changes}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_grid(ball_run_file, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    grid = load_grid(write_grid(folder))
+    return folder, grid, run_grid(grid)
+
+
+def test_grid_writes_one_row_per_result_and_a_crash_stays_in_its_row(finished_grid):
+    _, _, results = finished_grid
+    rows = {row["method"]: row for row in read_rows(results)}
+    assert list(rows) == ["poisoned", "finetune", "broken", "retrain"]
+    assert rows["broken"]["status"] == "error" and "middle" in rows["broken"]["error"]
+    for method in ("poisoned", "finetune", "retrain"):
+        assert rows[method]["status"] == "ok"
+        assert 0.0 <= rows[method]["normalized_cost"] and rows[method]["wall_time_s"] > 0
+    assert rows["retrain"]["checkpoint"] == "model.pt"  # not OSRL's environment pick
+    assert rows["finetune"]["checkpoint"] == "model_best.pt"  # the offline pick
+
+
+def test_rerun_skips_finished_rows_and_reuses_finished_runs(finished_grid):
+    folder, grid, results = finished_grid
+    lines = results.read_text().splitlines()
+    results.write_text("\n".join(lines[:-1]) + "\n")  # as if stopped before the last row
+    retrain_dir = folder / "logs" / "OfflineBallRun-MaxCost15-v0-cost-10" / "bcql-seed0-retrain"
+    model_time = (retrain_dir / "checkpoint" / "model.pt").stat().st_mtime_ns
+
+    run_grid(grid)
+    rows = read_rows(results)
+    methods = [row["method"] for row in rows]
+    assert methods == ["poisoned", "finetune", "broken", "broken", "retrain"]  # errors retried
+    assert (retrain_dir / "checkpoint" / "model.pt").stat().st_mtime_ns == model_time
+    assert not list(retrain_dir.parent.glob("*.interrupted-*"))
+
+
+def test_report_writes_the_tables_and_figures(finished_grid, tmp_path):
+    _, _, results = finished_grid
+    report = write_report(results, tmp_path / "report")
+    text = report.read_text()
+    finetune = next(row for row in read_rows(results) if row["method"] == "finetune")
+    assert f"{finetune['normalized_reward']:.2f}±" in text
+    assert "| Fine-tune |" in text and "## Failed rows" in text and "middle" in text
+    for name in ("cost_reward_OfflineBallRun-v0.png", "safe_share.png"):
+        assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"methods": ["safe-rule", "unlearn-harder"]}, "unknown methods"),
+    ({"ratios": [0.2]}, "not registered"),
+    ({"algorithms": ["sac"]}, "unknown algorithms"),
+    ({"train_overrides": {"hidden": 3}}, "does not know"),
+    ({"variants": {"broken": {"forget_wieght": 2}}}, "unknown fields"),
+    ({"seedz": [1]}, "grid.yaml"),
+])
+def test_bad_grid_is_one_clear_error(tmp_path, change, message):
+    with pytest.raises(UserInputError, match=message):
+        load_grid(write_grid(tmp_path, **change))
+
+
+def test_report_of_a_missing_file_is_a_clear_error(tmp_path):
+    finished = run_cli("report", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "r"))
+    assert finished.returncode == 2
+    assert finished.stderr.strip().startswith("osrl-unlearn report: error: results file not found")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"status": "ok"}) + "\n{not json\n")
+    finished = run_cli("report", str(bad), "--out", str(tmp_path / "r"))
+    assert finished.returncode == 2 and "not a JSON-lines results file" in finished.stderr
