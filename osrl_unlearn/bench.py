@@ -119,11 +119,13 @@ class Cell:
 
 
 def cells(grid: GridConfig) -> Iterator[Cell]:
-    for task in grid.tasks:
-        for algorithm in grid.algorithms:
-            for attack in grid.attacks:
-                for ratio in grid.ratios:
-                    for seed in grid.seeds:
+    """Every poisoned agent, seeds outermost: a partly run grid covers each setting once
+    before it repeats any."""
+    for seed in grid.seeds:
+        for task in grid.tasks:
+            for algorithm in grid.algorithms:
+                for attack in grid.attacks:
+                    for ratio in grid.ratios:
                         yield Cell(task, algorithm, attack, ratio, seed)
 
 
@@ -209,8 +211,13 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
             "forget_satisfied": report.get("forget_satisfied")}
 
 
-def run_grid(grid: GridConfig, results: Optional[Path] = None) -> Path:
-    """Run every unfinished row of the grid; returns the results file."""
+def run_grid(grid: GridConfig, results: Optional[Path] = None,
+             shard: Tuple[int, int] = (0, 1)) -> Path:
+    """Run every unfinished row of the grid; returns the results file.
+
+    `shard` (index, count) takes every count-th poisoned agent from index on, so that
+    several processes or machines can share one grid and one results file.
+    """
     from tqdm.auto import tqdm
 
     if grid.data_dir:
@@ -218,9 +225,10 @@ def run_grid(grid: GridConfig, results: Optional[Path] = None) -> Path:
     results = Path(results or grid.results)
     done = finished_keys(read_rows(results))
     methods = [POISONED, *[method for method in grid.methods if method != POISONED]]
-    todo = [(cell, method) for cell in cells(grid) for method in methods
-            if cell.key(method) not in done]
-    total = len(list(cells(grid))) * len(methods)
+    index, count = shard
+    mine = [cell for number, cell in enumerate(cells(grid)) if number % count == index]
+    todo = [(cell, method) for cell in mine for method in methods if cell.key(method) not in done]
+    total = len(mine) * len(methods)
     print(f"grid: {total} rows, {total - len(todo)} already finished, {len(todo)} to run "
           f"-> {results}")
     bar = tqdm(total=len(todo), desc="Grid rows", unit="row", position=0)

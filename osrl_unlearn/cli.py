@@ -97,9 +97,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from osrl_unlearn.bench import load_grid, run_grid
 
     grid = load_grid(Path(args.config))
-    results = run_grid(grid, Path(args.results) if args.results else None)
+    if args.threads is not None:
+        grid.threads = args.threads
+    shard = _parse_shard(args.shard)
+    results = run_grid(grid, Path(args.results) if args.results else None, shard)
     print(f"results: {results}; report: osrl-unlearn report {results} --out <dir>")
     return 0
+
+
+def _parse_shard(text: str):
+    """`I/N` -> (I, N), with 0 <= I < N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserInputError(f"--shard must look like 0/2, got {text!r}") from None
+    if not 0 <= index < count:
+        raise UserInputError(f"--shard {text}: the index must be in 0..{count - 1}")
+    return index, count
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -198,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark grid (resumable)")
     bench.add_argument("--config", required=True, help="grid YAML (see examples/grids/)")
     bench.add_argument("--results", help="results JSONL (default: the grid's `results`)")
+    bench.add_argument("--threads", type=int, help="torch threads per run (default: the grid's)")
+    bench.add_argument("--shard", default="0/1",
+                       help="I/N: run only every N-th poisoned agent from the I-th, so N "
+                            "processes can share a grid and its results file (default 0/1)")
     bench.set_defaults(run=_cmd_bench)
 
     report = commands.add_parser("report", help="tables and figures of a results file")

@@ -92,3 +92,17 @@ def test_report_of_a_missing_file_is_a_clear_error(tmp_path):
     bad.write_text(json.dumps({"status": "ok"}) + "\n{not json\n")
     finished = run_cli("report", str(bad), "--out", str(tmp_path / "r"))
     assert finished.returncode == 2 and "not a JSON-lines results file" in finished.stderr
+
+
+def test_shards_split_the_agents_between_processes(ball_run_file, tmp_path):
+    grid = load_grid(write_grid(tmp_path, methods=["finetune"], seeds=[0, 1], variants={}))
+    results = run_grid(grid, shard=(1, 2))
+    assert {(row["seed"], row["method"]) for row in read_rows(results)} == \
+        {(1, "poisoned"), (1, "finetune")}
+    run_grid(grid, shard=(0, 2))
+    assert len(read_rows(results)) == 4
+
+
+def test_bad_shard_is_one_clear_error(tmp_path):
+    finished = run_cli("bench", "--config", str(write_grid(tmp_path)), "--shard", "2/2")
+    assert finished.returncode == 2 and "the index must be in 0..1" in finished.stderr
