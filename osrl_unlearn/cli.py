@@ -123,6 +123,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from osrl_unlearn.report import compare_runs
+
+    table = compare_runs([Path(path) for path in args.runs])
+    print(table)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(table + "\n")
+    return 0
+
+
 def _cmd_step_cost(args: argparse.Namespace) -> int:
     from osrl_unlearn.adapters import get_adapter
     from osrl_unlearn.profiling import measure_step_cost
@@ -222,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", help="results JSONL written by `osrl-unlearn bench`")
     report.add_argument("--out", required=True, help="folder for report.md and the PNGs")
     report.set_defaults(run=_cmd_report)
+
+    compare = commands.add_parser("compare", help="table of finished, evaluated unlearning runs")
+    compare.add_argument("runs", nargs="+", help="unlearning run directories")
+    compare.add_argument("--out", help="also write the markdown table to this file")
+    compare.set_defaults(run=_cmd_compare)
 
     step_cost = commands.add_parser(
         "step-cost", help="time and peak memory of one unlearning step against one training step")

@@ -6,10 +6,14 @@ writes `report.md` (the headline figures, a table in the layout of the paper's
 Table 1, wall times against retraining, where Safe-RULE falls short, named variants,
 failed rows), `cost_reward_<task>.png` per task and `safe_share.png`. A result is
 safe when its mean normalized cost is at most 1 (DSRL's convention).
+
+`compare_runs` (`osrl-unlearn compare RUN...`) tables unlearning runs made by hand,
+from what each run stores: its settings, summary and evaluation.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -226,6 +230,38 @@ def plot_safe_share(rows: List[dict], methods: Sequence[str], out: Path) -> Path
     figure.savefig(out, dpi=110)
     plt.close(figure)
     return out
+
+
+def compare_runs(run_dirs: Sequence[Path]) -> str:
+    """A markdown line per unlearning run: the settings that differ, steps, wall time,
+    the offline forget report and the stored evaluation of its model_best.pt."""
+    import yaml
+
+    from osrl_unlearn.unlearning.objective import UnlearnConfig
+
+    defaults = UnlearnConfig()
+    lines = ["| run | method | settings (other than defaults) | steps | wall time (s) | "
+             "D_f meeting the constraints | normalized reward | normalized cost |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for run_dir in map(Path, run_dirs):
+        summary_file, evaluation_file = run_dir / "unlearn_summary.json", run_dir / "eval_model_best.json"
+        if not summary_file.exists():
+            raise UserInputError(f"{run_dir} is not a finished unlearning run (no unlearn_summary.json)")
+        if not evaluation_file.exists():
+            raise UserInputError(f"{run_dir} has no evaluation yet: osrl-unlearn eval --path {run_dir}")
+        summary = json.loads(summary_file.read_text())
+        evaluation = json.loads(evaluation_file.read_text())
+        settings = yaml.safe_load((run_dir / "config.yaml").read_text())["unlearning"]
+        changed = ", ".join(f"{name}={value}" for name, value in settings.items()
+                            if name not in ("method", "steps")
+                            and value != getattr(defaults, name, value))
+        satisfied = summary.get("final_forget_report", {}).get("forget_satisfied")
+        lines.append(
+            f"| {run_dir.name} | {summary['method']} | {changed or '–'} | {summary['steps']} | "
+            f"{summary['wall_time_s']:.0f} | {_fmt(satisfied, '{:.0%}')} | "
+            f"{evaluation['normalized_reward']:.3f} ± {evaluation['normalized_reward_std']:.3f} | "
+            f"{evaluation['normalized_cost']:.3f} ± {evaluation['normalized_cost_std']:.3f} |")
+    return "\n".join(lines)
 
 
 def write_report(results: Path, out: Path) -> Path:

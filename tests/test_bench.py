@@ -106,3 +106,16 @@ def test_shards_split_the_agents_between_processes(ball_run_file, tmp_path):
 def test_bad_shard_is_one_clear_error(tmp_path):
     finished = run_cli("bench", "--config", str(write_grid(tmp_path)), "--shard", "2/2")
     assert finished.returncode == 2 and "the index must be in 0..1" in finished.stderr
+
+
+def test_compare_tables_finished_runs_and_refuses_others(finished_grid):
+    from osrl_unlearn.report import compare_runs
+
+    folder, _, results = finished_grid
+    finetune = next(row for row in read_rows(results) if row["method"] == "finetune")
+    table = compare_runs([finetune["run"]])
+    assert f"| finetune | – | 4 |" in table
+    assert f"{finetune['normalized_reward']:.3f} ±" in table
+    poisoned_run = next(row for row in read_rows(results) if row["method"] == "poisoned")["run"]
+    with pytest.raises(UserInputError, match="not a finished unlearning run"):
+        compare_runs([poisoned_run])
