@@ -119,13 +119,13 @@ class Cell:
 
 
 def cells(grid: GridConfig) -> Iterator[Cell]:
-    """Every poisoned agent, seeds outermost: a partly run grid covers each setting once
-    before it repeats any."""
+    """Every poisoned agent, seeds outermost and algorithms innermost: a partly run grid
+    covers each setting once before it repeats any, and every algorithm early."""
     for seed in grid.seeds:
         for task in grid.tasks:
-            for algorithm in grid.algorithms:
-                for attack in grid.attacks:
-                    for ratio in grid.ratios:
+            for attack in grid.attacks:
+                for ratio in grid.ratios:
+                    for algorithm in grid.algorithms:
                         yield Cell(task, algorithm, attack, ratio, seed)
 
 
