@@ -2,11 +2,12 @@
 # Safe-RULE's sensitivity on one poisoned agent: unlearning steps (1,000 / 2,500 /
 # 5,000 / 10,000), reward reference percentile (30 against 50), adaptive against fixed
 # forget weight. Runs one after another, reuses finished runs, then evaluates each
-# (model_best.pt, chosen offline) on 20 episodes.
-# Usage: examples/sensitivity.sh [SOURCE_RUN] [FORGET_ID]
+# (model_best.pt, chosen offline) on 20 episodes and writes the table to OUT.
+# Usage: examples/sensitivity.sh [SOURCE_RUN] [FORGET_ID] [OUT]
 set -euo pipefail
 SOURCE=${1:-logs/poison-matters/OfflineBallRun-MaxCost15-v0-cost-10/bcql-MaxCost15}
 FORGET=${2:-OfflineBallRun-MaxCost15-v0}
+OUT=${3:-results/sensitivity/table.md}
 export WANDB_MODE=disabled
 CLI=.venv/bin/osrl-unlearn
 
@@ -25,3 +26,5 @@ for name in steps1000 steps2500 steps5000 steps10000 p50 fixed1 fixed10; do
     $CLI unlearn --path "$SOURCE" --forget "$FORGET" --out "$out" ${VARIANTS[$name]}
   [ -f "$out/eval_model_best.json" ] || $CLI eval --path "$out" --episodes 20
 done
+$CLI compare "$SOURCE"-sens-{steps1000,steps2500,steps5000,steps10000,p50,fixed1,fixed10} \
+  --out "$OUT"
