@@ -115,8 +115,7 @@ class UnlearningMixin:
         reward_values = self.reward_members(observations, actions)
         cost_values = self.cost_members(observations, actions)
         reward_loss, cost_loss = forget_constraint_losses(
-            reward_values, cost_values, self.reward_reference, self.cost_floor,
-            self.unlearn_cfg.stop_at_constraint)
+            reward_values, cost_values, self.reward_reference, self.cost_floor)
         self.critic_optim.zero_grad()
         (weight * reward_loss).backward()
         self.critic_optim.step()

@@ -41,10 +41,6 @@ class UnlearnConfig:
     reward_percentile: float = 30.0  # the paper's text; its appendix table says 50
     cost_margin: float = 0.5  # sigma, as a fraction of the cost threshold kappa_Q
     cost_terms: bool = True  # False: the reward-only ablation
-    # True: the softplus acts only on forget values that still violate their constraint,
-    # so a met constraint is not pushed further (a plain softplus keeps pushing, and a
-    # large forget weight then drives values far past the reference and the floor)
-    stop_at_constraint: bool = False
     # actor unlearning
     actor_gate: bool = True  # False: push away from every poisoned action
     actor_forget_weight: float = 1.0
@@ -68,21 +64,15 @@ def forget_constraint_losses(
     cost_values: torch.Tensor,
     reward_reference: float,
     cost_floor: float,
-    stop_at_constraint: bool = False,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Softplus hinges of the forget constraints, averaged over members and batch.
 
     `reward_values` and `cost_values` are [members, batch] critic values on D_f;
-    `cost_floor` is kappa_Q + sigma. With `stop_at_constraint`, values that already
-    meet their constraint add nothing.
+    `cost_floor` is kappa_Q + sigma.
     """
-    reward_excess = reward_values - reward_reference
-    cost_shortfall = cost_floor - cost_values
-    reward_terms, cost_terms = F.softplus(reward_excess), F.softplus(cost_shortfall)
-    if stop_at_constraint:
-        reward_terms = reward_terms * (reward_excess > 0)
-        cost_terms = cost_terms * (cost_shortfall > 0)
-    return reward_terms.mean(), cost_terms.mean()
+    reward_loss = F.softplus(reward_values - reward_reference).mean()
+    cost_loss = F.softplus(cost_floor - cost_values).mean()
+    return reward_loss, cost_loss
 
 
 def forget_constraints_met(
