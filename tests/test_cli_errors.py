@@ -14,6 +14,10 @@ from conftest import run_cli
     (["poison", "--task", "OfflineBallRun-v0", "--attack", "max-cost", "--base", "/no/such.hdf5"],
      "not found"),
     (["poison", "--task", "OfflineCarRun-v0", "--attack", "max-cost"], "osrl-unlearn collect"),
+    (["step-cost", "--task", "OfflineBallRun-Generated-v0"], "must be a poisoned id"),
+    (["step-cost", "--algorithm", "sac"], "unknown algorithm"),
+    (["bench", "--config", "/no/such/grid.yaml"], "grid file not found"),
+    (["compare", "/no/such/run"], "not a finished unlearning run"),
 ])
 def test_bad_input_gives_one_error_line(data_dir, args, message):
     result = run_cli(*args)
