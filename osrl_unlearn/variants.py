@@ -34,13 +34,15 @@ def build_poisoned_dataset(
     base_path: Optional[Path] = None,
     out: Optional[Path] = None,
     donors_path: Optional[Path] = None,
+    any_donors: bool = False,
 ) -> Path:
     """Poison the clean generated dataset of `task` and save it with its mask and record.
 
     `donors_path`: a generated file of the attacker's own episodes to inject instead
     of copies of the base data's episodes. An existing poisoned file is reused if it
     was built from the same files with the same attack; if it was not, it is left
-    alone and an error says so.
+    alone and an error says so. `any_donors` accepts an existing file whatever donors
+    it was built with (loading a registered id does: it cannot name the donors).
     """
     base_path = Path(base_path or base_dataset_path(task))
     if not base_path.exists():
@@ -60,8 +62,9 @@ def build_poisoned_dataset(
     }
     if out.exists():
         existing = datasets.read_attributes(out).get("attack_record", {})
-        if {k: existing.get(k) for k in record if k != "base_file"} != \
-                {k: v for k, v in record.items() if k != "base_file"}:
+        ignored = ("base_file", "donors_sha256") if any_donors else ("base_file",)
+        if {k: existing.get(k) for k in record if k not in ignored} != \
+                {k: v for k, v in record.items() if k not in ignored}:
             raise UserInputError(
                 f"{out} exists but was built differently ({existing}); "
                 "move it away to rebuild it from the current base file"
@@ -84,7 +87,8 @@ def load_variant_dataset(dataset_id: str) -> datasets.Dataset:
                 f"osrl-unlearn collect --task {variant.task} --episodes 200 --out {path}"
             )
     else:
-        path = build_poisoned_dataset(variant.task, variant.attack, variant.ratio)
+        path = build_poisoned_dataset(variant.task, variant.attack, variant.ratio,
+                                      any_donors=True)
     data, _ = datasets.read_hdf5(path)
     return data
 

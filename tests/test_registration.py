@@ -64,3 +64,20 @@ def test_corrupt_and_mismatched_files_are_rejected(tmp_path, ball_run_data):
             assert message in str(error)
         else:
             raise AssertionError(f"{path.name} was accepted")
+
+
+def test_id_loads_a_file_poisoned_with_donors_and_a_rebuild_without_them_is_refused(
+        ball_run_file, tmp_path):
+    import gymnasium as gym
+    import pytest
+
+    from osrl_unlearn.errors import UserInputError
+    from osrl_unlearn.variants import build_poisoned_dataset
+
+    donors = tmp_path / "attacker.hdf5"
+    donors.write_bytes(ball_run_file.read_bytes())
+    path = build_poisoned_dataset("OfflineBallRun-v0", "cost-swap", 0.3, donors_path=donors)
+    data = gym.make("OfflineBallRun-CostSwap30-v0").get_dataset()
+    assert data["forget_mask"].sum() == datasets.read_hdf5(path)[0]["forget_mask"].sum() > 0
+    with pytest.raises(UserInputError, match="built differently"):
+        build_poisoned_dataset("OfflineBallRun-v0", "cost-swap", 0.3)
