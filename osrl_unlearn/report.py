@@ -290,6 +290,7 @@ def write_report(results: Path, out: Path) -> Path:
                for task in sorted({row["task"] for row in finished})]
     figures.append(plot_safe_share(finished, all_methods, out / "safe_share.png"))
     agents = len(group(finished, CELL + ("seed",)))
+    bench_hours = sum(row.get("bench_seconds", 0.0) for row in finished) / 3600
     steps = sorted({(row["train_steps"], row["unlearn_steps"]) for row in finished})
     sections = [
         f"# Benchmark report: {results.name}",
@@ -297,7 +298,9 @@ def write_report(results: Path, out: Path) -> Path:
         f"rows. Data: this project's generated datasets (not DSRL's official data). "
         f"Training / unlearning steps: {', '.join(f'{t:,} / {u:,}' for t, u in steps)}. "
         f"Poisoned and retrained agents are evaluated on their last checkpoint, unlearned "
-        f"ones on model_best.pt, chosen offline.",
+        f"ones on model_best.pt, chosen offline. Bench time of the finished rows: "
+        f"{bench_hours:.1f} h, {60 * bench_hours / agents:.0f} min per poisoned agent with "
+        f"all its methods.",
         "## Headline", summary_table(finished, all_methods),
         "## Normalized reward / cost (Table 1 layout)",
         "Mean ± spread over seeds; † marks a single seed, whose spread is over its "
