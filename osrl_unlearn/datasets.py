@@ -97,7 +97,7 @@ def write_hdf5(
     if path.exists() and not overwrite:
         raise UserInputError(f"{path} already exists; choose another --out or delete it first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")  # concurrent writers
     with h5py.File(partial, "w") as handle:
         for key in DSRL_KEYS:
             handle.create_dataset(key, data=np.asarray(data[key], dtype=DSRL_DTYPES[key]))
