@@ -16,7 +16,9 @@ extracts the policy by w-weighted behaviour cloning. Safe-RULE is adapted so:
   still above w_reference" (COptiDICE still rates the poisoned behaviour as worth
   imitating), since there is no Q_c to judge safety with.
 - TrajDeleter baseline: its forgetting phase lowers the policy's log-likelihood of
-  D_f actions (the analogue of lowering the policy's value on D_f states).
+  D_f actions (the analogue of lowering the policy's value on D_f states), down to the
+  `reward_percentile` percentile of its log-likelihood of D_k actions before
+  unlearning: unbounded, it drove the policy to NaN within 2,500 steps.
 """
 
 from __future__ import annotations
@@ -105,9 +107,17 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
         self.unlearn_cfg = cfg
         self._trainer, self._train_step = trainer, train_step
         self.forget_weight = AdaptiveForgetWeight(cfg)
+        keep_batch = _batch(keep_sample)
         with torch.no_grad():
-            weights = self.correction_weights(_batch(keep_sample))
+            weights = self.correction_weights(keep_batch)
+            keep_likelihood = self.action_log_likelihood(keep_batch[0], keep_batch[2])
         self.reward_reference = float(np.percentile(weights.numpy(), cfg.reward_percentile))
+        self.likelihood_floor = float(np.percentile(keep_likelihood.numpy(), cfg.reward_percentile))
+
+    def action_log_likelihood(self, observations, actions) -> torch.Tensor:
+        """log pi(a | s) per transition, under the pre-tanh Gaussian COptiDICE's BC scores."""
+        _, _, distribution = self.actor(observations, False, True, True)
+        return distribution.log_prob(actions).sum(-1)
 
     def _forget_critics(self, forget_batch, cost_terms: bool) -> Dict[str, float]:
         weights = self.correction_weights(forget_batch)
@@ -135,14 +145,12 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
         return {"unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate_share.item()}
 
     def _suppress_forget_value(self, forget_batch) -> Dict[str, float]:
-        observations, actions = forget_batch[0], forget_batch[2]
-        _, _, distribution = self.actor(observations, False, True, True)
-        # COptiDICE's own BC scores actions under the pre-tanh Gaussian; so does this.
-        log_likelihood = distribution.log_prob(actions).sum(-1).mean()
+        log_likelihood = self.action_log_likelihood(forget_batch[0], forget_batch[2])
+        loss = F.relu(log_likelihood - self.likelihood_floor).mean()
         self.actor_optim.zero_grad()
-        (self.unlearn_cfg.actor_forget_weight * log_likelihood).backward()
+        (self.unlearn_cfg.actor_forget_weight * loss).backward()
         self.actor_optim.step()
-        return {"unlearn/forget_log_likelihood": log_likelihood.item()}
+        return {"unlearn/forget_log_likelihood": log_likelihood.mean().item()}
 
     @torch.no_grad()
     def forget_report(self, forget, cost_terms: bool = True) -> Dict[str, float]:
