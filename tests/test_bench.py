@@ -114,7 +114,7 @@ def test_compare_tables_finished_runs_and_refuses_others(finished_grid):
     folder, _, results = finished_grid
     finetune = next(row for row in read_rows(results) if row["method"] == "finetune")
     table = compare_runs([finetune["run"]])
-    assert f"| finetune | – | 4 |" in table
+    assert "| finetune | – | 4 |" in table
     assert f"{finetune['normalized_reward']:.3f} ±" in table
     poisoned_run = next(row for row in read_rows(results) if row["method"] == "poisoned")["run"]
     with pytest.raises(UserInputError, match="not a finished unlearning run"):
