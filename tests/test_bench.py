@@ -119,3 +119,10 @@ def test_compare_tables_finished_runs_and_refuses_others(finished_grid):
     poisoned_run = next(row for row in read_rows(results) if row["method"] == "poisoned")["run"]
     with pytest.raises(UserInputError, match="not a finished unlearning run"):
         compare_runs([poisoned_run])
+
+
+def test_report_of_rows_from_elsewhere_is_a_clear_error(tmp_path):
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"status": "ok", "reward": 1.0}) + "\n")
+    with pytest.raises(UserInputError, match="not a bench results file"):
+        write_report(other, tmp_path / "r")
