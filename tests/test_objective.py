@@ -32,8 +32,11 @@ def test_actor_term_acts_only_where_the_gate_judges_the_policy_unsafe():
 def test_forget_weight_rises_while_violated_falls_when_retention_degrades_and_can_be_fixed():
     cfg = UnlearnConfig(retention_warmup=2, forget_weight=1.0, retention_tolerance=1.0)
     weight = AdaptiveForgetWeight(cfg)
-    for loss in (1.0, 1.0):
-        assert weight.retention_ratio(loss) == 1.0  # warm-up sets the level
+    for losses in ({"reward": 1.0, "cost": 0.1}, {"reward": 1.0, "cost": 0.1}):
+        assert weight.retention_ratio(losses) == 1.0  # warm-up sets each critic's level
+    # The worst critic counts: the reward side unchanged, the cost side's loss risen.
+    ratio = weight.retention_ratio({"reward": 1.0, "cost": 0.2})
+    assert ratio > 1.0 and weight.ratio == ratio
     assert weight.update(violated_share=0.5, retention_ratio=1.2) > 1.0
     risen = weight.value
     assert weight.update(violated_share=0.5, retention_ratio=1.9) == risen  # held in the band

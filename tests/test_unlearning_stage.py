@@ -107,6 +107,43 @@ def test_safe_rule_forget_terms_meet_the_forget_constraints(trained_poisoned_bcq
     assert after["forget_reward_under_reference"] > 0.5  # most D_f: Q_r <= reference
 
 
+def test_adaptive_safe_rule_meets_most_forget_constraints_within_tolerance(
+        trained_poisoned_bcql, tmp_path):
+    """The offline-chosen model_best.pt: most of D_f meets both constraints, retention holds.
+
+    At test scale (a 32-unit BCQ-L trained 2,000 steps on 12 episodes) the D_k Bellman
+    error is noisy and drifts even under plain fine-tuning, so the tolerance here is 3
+    (the default, 1, is for CPU-scale agents; see README).
+    """
+    import csv
+    import json
+
+    from osrl_unlearn import datasets
+    from osrl_unlearn.unlearning.stage import as_trained, build_unlearner, resolve_forget
+
+    cfg = UnlearnConfig(steps=1200, save_every=100, retention_tolerance=3.0)
+    out = unlearn(trained_poisoned_bcql, FORGET_ID, cfg, out=str(tmp_path / "sr"), progress=False)
+    best_step = json.loads((out / "unlearn_summary.json").read_text())["best_step"]
+    with open(out / "progress.txt") as handle:
+        saves = {int(row["Steps"]): row for row in csv.DictReader(handle, delimiter="\t")}
+    chosen = {key: float(value) for key, value in saves[best_step].items()}
+    assert chosen["retention_ratio"] <= 1.0 + cfg.retention_tolerance
+    assert chosen["forget_cost_at_floor"] > 0.5  # most D_f: Q_c >= kappa_Q + sigma
+    assert chosen["forget_reward_under_reference"] > 0.5  # most D_f: Q_r <= reference
+    assert chosen["forget_satisfied"] > 0.5  # both at once
+    assert chosen["forget_satisfied"] == max(float(row["forget_satisfied"]) for row in saves.values()
+                                             if float(row["retention_ratio"]) <= 1.0 + cfg.retention_tolerance)
+
+    # model_best.pt is that save: its own forget report is the logged one.
+    run_cfg, _, adapter, state, _ = load_run(out, best=True)
+    keep, forget = datasets.split_keep_forget(*resolve_forget(FORGET_ID, run_cfg))
+    env = make_eval_env(run_cfg.task, run_cfg.reward_scale, run_cfg.cost_limit)
+    model = build_unlearner(run_cfg, adapter, env, keep, cfg, state, out)
+    model.reward_reference = chosen["reward_reference"]
+    report = model.forget_report(as_trained(forget, run_cfg))
+    assert report["forget_satisfied"] == pytest.approx(chosen["forget_satisfied"], abs=1e-3)
+
+
 def test_training_refuses_to_overwrite_an_existing_run(poisoned_runs):
     from osrl_unlearn.adapters import get_adapter
     from osrl_unlearn.runs import load_run

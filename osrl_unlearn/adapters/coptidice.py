@@ -95,7 +95,10 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
 
     OPTIMIZERS = ("actor_optim", "nu_optim", "chi_optim", "lmbda_optim", "tau_optim")
     RESUME_OBJECTS = ("lmbda", "tau")
-    RETENTION_STAT = "loss/td_error"
+
+    def keep_bellman_losses(self, keep_batch, stats) -> Dict[str, float]:
+        """Retention is nu's TD error on D_k, as COptiDICE's own step logs it."""
+        return {"nu": stats["loss/td_error"]}
 
     def correction_weights(self, transitions) -> torch.Tensor:
         """w(s, a) of each transition under the current nu and lambda."""

@@ -6,7 +6,6 @@ actor and Lagrangian, its behaviour model refitted on D_k), run through OSRL's o
 trainer. An adapter subclasses the OSRL agent and the mixin and only says where the
 agent keeps its parts (see `osrl_unlearn/adapters/`):
 
-    RETENTION_STAT               the trainer's logged D_k Bellman loss of the reward side
     reward_members(obs, act)     Q_r of every reward-critic member, [members, batch]
     cost_members(obs, act)       Q_c of every cost-critic member, [members, batch]
     policy_actions(obs)          the policy's action, differentiable in the actor
@@ -41,7 +40,6 @@ class UnlearningMixin:
     # Optimizers and other training state of the agent that a resumed run must restore.
     OPTIMIZERS: Sequence[str] = ()
     RESUME_OBJECTS: Sequence[str] = ()
-    RETENTION_STAT = "loss/critic_loss"
 
     # ---- what each adapter provides -------------------------------------------------
     def reward_members(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -78,8 +76,26 @@ class UnlearningMixin:
         logger = self._trainer.logger
         stats = logger.get_mean_dict(logger.logger_keys)
         logger.reset_data()
-        stats["retain/bellman_reward"] = stats[self.RETENTION_STAT]
         return stats
+
+    @torch.no_grad()
+    def keep_bellman_losses(self, keep_batch: Batch, stats: Dict[str, float]) -> Dict[str, float]:
+        """Each critic's squared one-step Bellman residual on a D_k batch.
+
+        Retention is judged on both critics: each is changed on D_f on purpose, and
+        either change can spill onto D_k (a cost critic lifted there raises the
+        Lagrange multiplier on clean states). The target bootstraps from the
+        members' mean at the policy's next action, the same way for every algorithm.
+        """
+        observations, next_observations, actions, rewards, costs, done = keep_batch[:6]
+        next_actions = self.policy_actions(next_observations)
+        losses = {}
+        for name, members, signal in (("reward", self.reward_members, rewards),
+                                      ("cost", self.cost_members, costs)):
+            target = signal + self.gamma * (1.0 - done) * members(next_observations,
+                                                                  next_actions).mean(0)
+            losses[name] = (members(observations, actions) - target).pow(2).mean().item()
+        return losses
 
     @property
     def cost_floor(self) -> float:
@@ -90,12 +106,15 @@ class UnlearningMixin:
         """One step of the configured method; returns metrics for the progress log."""
         method = self.unlearn_cfg.method
         metrics = self.retain_step(keep_batch)
+        keep_losses = self.keep_bellman_losses(keep_batch, metrics)
+        metrics.update({f"retain/bellman_{name}": loss for name, loss in keep_losses.items()})
+        # Every method measures retention; only Safe-RULE's weight adapts to it. The
+        # first `retention_warmup` steps only retain: they set the D_k Bellman levels
+        # retention is measured against, before any forgetting moves them.
+        ratio = self.forget_weight.retention_ratio(keep_losses)
+        metrics["unlearn/retention_ratio"] = ratio
         if method in ("safe-rule", "reward-only"):
-            # The first `retention_warmup` steps only retain: they set the D_k Bellman
-            # level that retention is measured against, before any forgetting moves it.
-            ratio = self.forget_weight.retention_ratio(metrics["retain/bellman_reward"])
-            metrics["unlearn/retention_ratio"] = ratio
-            if self.forget_weight.reference_bellman is None:
+            if self.forget_weight.reference_losses is None:
                 return metrics
             cost_terms = method == "safe-rule" and self.unlearn_cfg.cost_terms
             metrics.update(self._forget_critics(forget_batch, cost_terms=cost_terms))

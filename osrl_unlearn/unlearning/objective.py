@@ -12,13 +12,13 @@ Per unlearning step, on a keep batch (D_k) and a forget batch (D_f):
    the policy's action unsafe (Q_c(s, pi(s)) > cost_threshold), push pi(s) at least
    `away_margin` away from the poisoned action a_f (a squared hinge on the distance).
 4. The forget weight adapts: up while forget constraints are violated and retention
-   (D_k Bellman error relative to its level at the start) is within tolerance, down
-   when retention degrades. The first `retention_warmup` steps retain only, and their
-   Bellman error is that starting level.
+   (the D_k Bellman error of each critic relative to its level at the start; the worst
+   of them counts) is within tolerance, down when retention degrades. The first
+   `retention_warmup` steps retain only, and their Bellman errors are those levels.
 """
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +51,7 @@ class UnlearnConfig:
     forget_weight_rate: float = 0.01  # relative change per step when adapting
     forget_weight_min: float = 0.1
     forget_weight_max: float = 100.0
-    retention_tolerance: float = 1.0  # allowed relative rise of the D_k Bellman error
+    retention_tolerance: float = 1.0  # allowed relative rise of each critic's D_k Bellman error
     retention_warmup: int = 100  # retain-only steps whose Bellman error is the starting level
     # TrajDeleter baseline: forgetting phase length as a fraction of the steps
     trajdeleter_forget_fraction: float = 0.5
@@ -113,26 +113,33 @@ class AdaptiveForgetWeight:
     def __init__(self, cfg: UnlearnConfig):
         self.cfg = cfg
         self.value = cfg.forget_weight
-        self.reference_bellman: Optional[float] = None
-        self.smoothed_bellman: Optional[float] = None
-        self._warmup_losses: List[float] = []
+        self.reference_losses: Optional[Dict[str, float]] = None
+        self.smoothed_losses: Dict[str, float] = {}
+        self.ratio = 1.0  # the latest retention ratio
+        self._warmup_losses: List[Dict[str, float]] = []
 
-    def retention_ratio(self, keep_bellman: float) -> float:
-        """Smoothed D_k Bellman error relative to its level over the warm-up steps.
+    def retention_ratio(self, keep_losses: Dict[str, float]) -> float:
+        """The worst, over the critics, smoothed D_k loss relative to its warm-up level.
 
-        Single-batch losses are noisy, so an exponential average (weight 0.02 per
-        step) is compared; during the first `retention_warmup` steps the ratio is 1.
+        `keep_losses` holds one D_k Bellman loss per critic. Single-batch losses are
+        noisy, so each is averaged exponentially (weight 0.02 per step) before it is
+        compared; during the first `retention_warmup` steps the ratio is 1.
         """
-        self.smoothed_bellman = keep_bellman if self.smoothed_bellman is None else \
-            0.98 * self.smoothed_bellman + 0.02 * keep_bellman
-        if self.reference_bellman is None:
-            self._warmup_losses.append(keep_bellman)
+        for name, loss in keep_losses.items():
+            previous = self.smoothed_losses.get(name, loss)
+            self.smoothed_losses[name] = 0.98 * previous + 0.02 * loss
+        if self.reference_losses is None:
+            self._warmup_losses.append(dict(keep_losses))
             if len(self._warmup_losses) >= self.cfg.retention_warmup:
-                self.reference_bellman = max(
-                    sum(self._warmup_losses) / len(self._warmup_losses), 1e-8
-                )
+                self.reference_losses = {
+                    name: max(sum(losses[name] for losses in self._warmup_losses)
+                              / len(self._warmup_losses), 1e-8)
+                    for name in keep_losses
+                }
             return 1.0
-        return self.smoothed_bellman / self.reference_bellman
+        self.ratio = max(self.smoothed_losses[name] / self.reference_losses[name]
+                         for name in keep_losses)
+        return self.ratio
 
     def update(self, violated_share: float, retention_ratio: float) -> float:
         """Adapt after one step; a fixed weight stays as configured.
@@ -152,12 +159,13 @@ class AdaptiveForgetWeight:
         return self.value
 
     def state_dict(self) -> dict:
-        return {"value": self.value, "reference_bellman": self.reference_bellman,
-                "smoothed_bellman": self.smoothed_bellman,
+        return {"value": self.value, "reference_losses": self.reference_losses,
+                "smoothed_losses": dict(self.smoothed_losses), "ratio": self.ratio,
                 "warmup_losses": list(self._warmup_losses)}
 
     def load_state_dict(self, state: dict) -> None:
         self.value = state["value"]
-        self.reference_bellman = state["reference_bellman"]
-        self.smoothed_bellman = state["smoothed_bellman"]
+        self.reference_losses = state["reference_losses"]
+        self.smoothed_losses = dict(state["smoothed_losses"])
+        self.ratio = state["ratio"]
         self._warmup_losses = list(state["warmup_losses"])

@@ -9,8 +9,8 @@
 
 `model_best.pt` is chosen offline, without the environment: among saved steps, the
 forget constraints met on the most D_f transitions, counting only steps whose D_k
-Bellman error stayed within `retention_tolerance` of its starting level (steps over
-it rank below every step within it).
+Bellman errors (of both critics; COptiDICE: nu's) stayed within `retention_tolerance`
+of their starting levels (steps over it rank below every step within it).
 """
 
 from __future__ import annotations
@@ -176,8 +176,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
                        for key in window[-1]}
             window = []
             report = model.forget_report(forget_scaled, cost_terms=judge_cost)
-            retention = summary["retain/bellman_reward"] / model.forget_weight.reference_bellman \
-                if model.forget_weight.reference_bellman else 1.0
+            retention = model.forget_weight.ratio
             score = report["forget_satisfied"] - (retention > 1 + ucfg.retention_tolerance)
             log.write(step + 1, {**summary, **report, "retention_ratio": retention,
                                  "wall_time_s": elapsed})
