@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Safe-RULE's sensitivity on one poisoned agent: unlearning steps (1,000 / 2,500 /
 # 5,000 / 10,000), reward reference percentile (30 against 50), adaptive against fixed
-# forget weight. Runs one after another, reuses finished runs, then evaluates each
+# forget weight, retention tolerance (0.5 / 1 / 2). Runs one after another, reuses finished runs, then evaluates each
 # (model_best.pt, chosen offline) on 20 episodes and writes the table to OUT.
 # Usage: examples/sensitivity.sh [SOURCE_RUN] [FORGET_ID] [OUT]
 set -euo pipefail
@@ -19,12 +19,14 @@ declare -A VARIANTS=(
   [p50]="--steps 5000 --reward-percentile 50"
   [fixed1]="--steps 5000 --adaptive-forget-weight false --forget-weight 1"
   [fixed10]="--steps 5000 --adaptive-forget-weight false --forget-weight 10"
+  [tol05]="--steps 5000 --retention-tolerance 0.5"
+  [tol2]="--steps 5000 --retention-tolerance 2"
 )
-for name in steps1000 steps2500 steps5000 steps10000 p50 fixed1 fixed10; do
+NAMES=(steps1000 steps2500 steps5000 steps10000 p50 fixed1 fixed10 tol05 tol2)
+for name in "${NAMES[@]}"; do
   out="$SOURCE-sens-$name"
   [ -f "$out/unlearn_summary.json" ] || \
     $CLI unlearn --path "$SOURCE" --forget "$FORGET" --out "$out" ${VARIANTS[$name]}
   [ -f "$out/eval_model_best.json" ] || $CLI eval --path "$out" --episodes 20
 done
-$CLI compare "$SOURCE"-sens-{steps1000,steps2500,steps5000,steps10000,p50,fixed1,fixed10} \
-  --out "$OUT"
+$CLI compare "${NAMES[@]/#/$SOURCE-sens-}" --out "$OUT"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Safe-RULE against fine-tuning and retraining on one poisoned BCQ-L agent, one after
 # another on the same machine (so their wall times compare), then 20 evaluation
-# episodes each. Needs the poisoned run of examples/poison_matters.sh.
+# episodes each for the best and the last checkpoint. Needs the poisoned run of examples/poison_matters.sh.
 # Usage: examples/unlearn_ballrun.sh [STEPS]
 set -euo pipefail
 STEPS=${1:-5000}
@@ -14,5 +14,6 @@ for method in safe-rule finetune retrain; do
 done
 $CLI eval --path "$SOURCE" --episodes 20 --last
 for method in safe-rule finetune retrain; do
-  $CLI eval --path "$SOURCE-$method" --episodes 20
+  $CLI eval --path "$SOURCE-$method" --episodes 20          # model_best.pt
+  $CLI eval --path "$SOURCE-$method" --episodes 20 --last   # model.pt
 done

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from osrl_unlearn.bench import POISONED, ROW_KEY, read_rows
 from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.runs import read_progress
 
 LABELS = {POISONED: "Poisoned", "safe-rule": "Safe-RULE", "finetune": "Fine-tune",
           "trajdeleter": "TrajDeleter", "reward-only": "Reward-only", "retrain": "Retrain"}
@@ -234,15 +235,17 @@ def plot_safe_share(rows: List[dict], methods: Sequence[str], out: Path) -> Path
 
 def compare_runs(run_dirs: Sequence[Path]) -> str:
     """A markdown line per unlearning run: the settings that differ, steps, wall time,
-    the offline forget report and the stored evaluation of its model_best.pt."""
+    the offline choice of model_best.pt (its step, the share of D_f meeting the forget
+    constraints there, its retention ratio) and the stored evaluation of model_best.pt."""
     import yaml
 
     from osrl_unlearn.unlearning.objective import UnlearnConfig
 
     defaults = UnlearnConfig()
     lines = ["| run | method | settings (other than defaults) | steps | wall time (s) | "
-             "D_f meeting the constraints | normalized reward | normalized cost |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "model_best step | D_f meeting the constraints there | retention ratio there | "
+             "normalized reward | normalized cost |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for run_dir in map(Path, run_dirs):
         summary_file, evaluation_file = run_dir / "unlearn_summary.json", run_dir / "eval_model_best.json"
         if not summary_file.exists():
@@ -255,10 +258,12 @@ def compare_runs(run_dirs: Sequence[Path]) -> str:
         changed = ", ".join(f"{name}={value}" for name, value in settings.items()
                             if name not in ("method", "steps")
                             and value != getattr(defaults, name, value))
-        satisfied = summary.get("final_forget_report", {}).get("forget_satisfied")
+        chosen = read_progress(run_dir / "progress.txt").get(summary.get("best_step"), {})
         lines.append(
             f"| {run_dir.name} | {summary['method']} | {changed or '–'} | {summary['steps']} | "
-            f"{summary['wall_time_s']:.0f} | {_fmt(satisfied, '{:.0%}')} | "
+            f"{summary['wall_time_s']:.0f} | {_fmt(summary.get('best_step'), '{}')} | "
+            f"{_fmt(chosen.get('forget_satisfied'), '{:.0%}')} | "
+            f"{_fmt(chosen.get('retention_ratio'), '{:.2f}')} | "
             f"{evaluation['normalized_reward']:.3f} ± {evaluation['normalized_reward_std']:.3f} | "
             f"{evaluation['normalized_cost']:.3f} ± {evaluation['normalized_cost_std']:.3f} |")
     return "\n".join(lines)

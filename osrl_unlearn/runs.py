@@ -71,3 +71,11 @@ class ProgressLog:
         row = [str(step)] + [f"{metrics.get(column, float('nan')):.6g}" for column in self.columns[1:]]
         with open(self.path, "a") as handle:
             handle.write("\t".join(row) + "\n")
+
+
+def read_progress(path: Path) -> Dict[int, Dict[str, float]]:
+    """A progress log's rows by step."""
+    with open(path) as handle:
+        header = handle.readline().strip().split("\t")
+        rows = (dict(zip(header, map(float, line.split("\t")))) for line in handle if line.strip())
+        return {int(row["Steps"]): row for row in rows}

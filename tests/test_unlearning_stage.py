@@ -115,24 +115,23 @@ def test_adaptive_safe_rule_meets_most_forget_constraints_within_tolerance(
     error is noisy and drifts even under plain fine-tuning, so the tolerance here is 3
     (the default, 1, is for CPU-scale agents; see README).
     """
-    import csv
     import json
 
     from osrl_unlearn import datasets
+    from osrl_unlearn.runs import read_progress
     from osrl_unlearn.unlearning.stage import as_trained, build_unlearner, resolve_forget
 
     cfg = UnlearnConfig(steps=1200, save_every=100, retention_tolerance=3.0)
     out = unlearn(trained_poisoned_bcql, FORGET_ID, cfg, out=str(tmp_path / "sr"), progress=False)
     best_step = json.loads((out / "unlearn_summary.json").read_text())["best_step"]
-    with open(out / "progress.txt") as handle:
-        saves = {int(row["Steps"]): row for row in csv.DictReader(handle, delimiter="\t")}
-    chosen = {key: float(value) for key, value in saves[best_step].items()}
+    saves = read_progress(out / "progress.txt")
+    chosen = saves[best_step]
     assert chosen["retention_ratio"] <= 1.0 + cfg.retention_tolerance
     assert chosen["forget_cost_at_floor"] > 0.5  # most D_f: Q_c >= kappa_Q + sigma
     assert chosen["forget_reward_under_reference"] > 0.5  # most D_f: Q_r <= reference
     assert chosen["forget_satisfied"] > 0.5  # both at once
-    assert chosen["forget_satisfied"] == max(float(row["forget_satisfied"]) for row in saves.values()
-                                             if float(row["retention_ratio"]) <= 1.0 + cfg.retention_tolerance)
+    assert chosen["forget_satisfied"] == max(row["forget_satisfied"] for row in saves.values()
+                                             if row["retention_ratio"] <= 1.0 + cfg.retention_tolerance)
 
     # model_best.pt is that save: its own forget report is the logged one.
     run_cfg, _, adapter, state, _ = load_run(out, best=True)
