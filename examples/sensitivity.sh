@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Safe-RULE's sensitivity on one poisoned agent: unlearning steps (1,000 / 2,500 /
 # 5,000 / 10,000), reward reference percentile (30 against 50), adaptive against fixed
-# forget weight, retention tolerance (0.5 / 1 / 2). Runs one after another, reuses finished runs, then evaluates each
-# (model_best.pt, chosen offline) on 20 episodes and writes the table to OUT.
+# forget weight, retention tolerance (0.5 / 1 / 2). Runs one after another, reuses
+# finished runs, then evaluates each (model_best.pt, chosen offline) on 20 episodes and
+# writes the table to OUT.
 # Usage: examples/sensitivity.sh [SOURCE_RUN] [FORGET_ID] [OUT]
 set -euo pipefail
 SOURCE=${1:-logs/poison-matters/OfflineBallRun-MaxCost15-v0-cost-10/bcql-MaxCost15}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Safe-RULE against fine-tuning and retraining on one poisoned BCQ-L agent, one after
 # another on the same machine (so their wall times compare), then 20 evaluation
-# episodes each for the best and the last checkpoint. Needs the poisoned run of examples/poison_matters.sh.
+# episodes each for the best and the last checkpoint. Needs the poisoned run of
+# examples/poison_matters.sh.
 # Usage: examples/unlearn_ballrun.sh [STEPS]
 set -euo pipefail
 STEPS=${1:-5000}

@@ -12,6 +12,9 @@ agent keeps its parts (see `osrl_unlearn/adapters/`):
     unlearn_cost_threshold       kappa_Q: the cost level the algorithm's actor respects
     critic_optim, cost_critic_optim, actor_optim   the agent's own optimizers
 
+Retention (the D_k Bellman error of both critics) is measured here for every agent with
+Q critics; COptiDICE, which has none, overrides `keep_bellman_losses`.
+
 Batches are OSRL's (observations, next_observations, actions, rewards, costs, done).
 """
 
@@ -86,6 +89,8 @@ class UnlearningMixin:
         either change can spill onto D_k (a cost critic lifted there raises the
         Lagrange multiplier on clean states). The target bootstraps from the
         members' mean at the policy's next action, the same way for every algorithm.
+        `stats` are the retention step's logged stats, for an agent without Q critics
+        to take its own D_k loss from (COptiDICE).
         """
         observations, next_observations, actions, rewards, costs, done = keep_batch[:6]
         next_actions = self.policy_actions(next_observations)
