@@ -70,6 +70,21 @@ def test_resume_continues_from_the_last_saved_step(poisoned_runs, tmp_path):
     assert wall == sorted(wall)  # wall time accumulates across the interruption
 
 
+def test_a_run_saved_by_an_older_version_is_refused_on_resume(poisoned_runs, tmp_path):
+    from osrl_unlearn.unlearning.stage import STATE_FILE
+
+    out = tmp_path / "old"
+    unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=3, save_every=3), out=str(out),
+            progress=False)
+    state_file = out / "checkpoint" / STATE_FILE
+    state = torch.load(state_file, weights_only=False)
+    del state["version"]  # as the first version saved it
+    torch.save(state, state_file)
+    with pytest.raises(UserInputError, match="older osrl-unlearn"):
+        unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=6, save_every=3),
+                out=str(out), resume=True, progress=False)
+
+
 def test_nothing_to_resume_is_an_error(poisoned_runs, tmp_path):
     with pytest.raises(UserInputError, match="nothing to resume"):
         unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=3), out=str(tmp_path / "x"),

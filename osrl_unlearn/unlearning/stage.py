@@ -37,6 +37,9 @@ from osrl_unlearn.training import batches, load_training_data, train
 from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 
 STATE_FILE = "unlearn_state.pt"
+# Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
+# (2: retention levels of both critics).
+STATE_VERSION = 2
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -154,6 +157,10 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
     start, best_score, elapsed, best_step = 0, -np.inf, 0.0, None
     if resume:
         saved = torch.load(target / "checkpoint" / STATE_FILE, weights_only=False)
+        if saved.get("version") != STATE_VERSION:
+            raise UserInputError(
+                f"{target} was saved by an older osrl-unlearn whose unlearning state differs; "
+                "it cannot be resumed: start again with another --out")
         model.load_state_dict(torch.load(target / "checkpoint" / "model.pt")["model_state"])
         model.load_resume_state(saved["agent"])
         model.forget_weight.load_state_dict(saved["forget_weight"])
@@ -186,7 +193,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
                 best_score, best_step = score, step + 1
                 torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
             torch.save({
-                "step": step + 1, "best_score": best_score, "best_step": best_step,
+                "version": STATE_VERSION, "step": step + 1, "best_score": best_score, "best_step": best_step,
                 "elapsed_s": elapsed, "reward_reference": model.reward_reference,
                 "forget_weight": model.forget_weight.state_dict(),
                 "agent": model.resume_state(),
