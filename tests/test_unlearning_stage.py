@@ -85,6 +85,18 @@ def test_a_run_saved_by_an_older_version_is_refused_on_resume(poisoned_runs, tmp
                 out=str(out), resume=True, progress=False)
 
 
+def test_stop_after_saves_ends_the_run_once_no_save_beats_model_best(poisoned_runs, tmp_path):
+    import json
+
+    from osrl_unlearn.runs import read_progress
+
+    cfg = UnlearnConfig(steps=60, save_every=10, stop_after_saves=2)
+    out = unlearn(poisoned_runs["bcql"], FORGET_ID, cfg, out=str(tmp_path / "stop"), progress=False)
+    summary = json.loads((out / "unlearn_summary.json").read_text())
+    assert summary["steps_run"] == min(cfg.steps, summary["best_step"] + 2 * cfg.save_every)
+    assert max(read_progress(out / "progress.txt")) == summary["steps_run"]
+
+
 def test_nothing_to_resume_is_an_error(poisoned_runs, tmp_path):
     with pytest.raises(UserInputError, match="nothing to resume"):
         unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=3), out=str(tmp_path / "x"),

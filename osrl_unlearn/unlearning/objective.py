@@ -57,6 +57,8 @@ class UnlearnConfig:
     trajdeleter_forget_fraction: float = 0.5
     # saving (and, at each save, the offline choice of model_best)
     save_every: int = 500
+    # stop once this many saves in a row have not beaten model_best (0: run every step)
+    stop_after_saves: int = 0
 
 
 def forget_constraint_losses(

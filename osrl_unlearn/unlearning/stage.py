@@ -10,7 +10,8 @@
 `model_best.pt` is chosen offline, without the environment: among saved steps, the
 forget constraints met on the most D_f transitions, counting only steps whose D_k
 Bellman errors (of both critics; COptiDICE: nu's) stayed within `retention_tolerance`
-of their starting levels (steps over it rank below every step within it).
+of their starting levels (steps over it rank below every step within it). With
+`stop_after_saves` N the run ends once N saves in a row have not beaten model_best.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
         np.random.set_state(saved["numpy_rng"])
 
     log = ProgressLog(target / "progress.txt")
-    window = []
+    window, steps_run = [], start
     for step in trange(start, ucfg.steps, initial=start, total=ucfg.steps,
                        desc=f"Unlearning ({ucfg.method})", disable=not progress):
         started = time.perf_counter()
@@ -193,16 +194,21 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
                 best_score, best_step = score, step + 1
                 torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
             torch.save({
-                "version": STATE_VERSION, "step": step + 1, "best_score": best_score, "best_step": best_step,
-                "elapsed_s": elapsed, "reward_reference": model.reward_reference,
+                "version": STATE_VERSION, "step": step + 1, "best_score": best_score,
+                "best_step": best_step, "elapsed_s": elapsed,
+                "reward_reference": model.reward_reference,
                 "forget_weight": model.forget_weight.state_dict(),
                 "agent": model.resume_state(),
                 "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
             }, target / "checkpoint" / STATE_FILE)
+            steps_run = step + 1
+            if ucfg.stop_after_saves and \
+                    steps_run - best_step >= ucfg.stop_after_saves * ucfg.save_every:
+                break  # no later save has beaten model_best for `stop_after_saves` saves
 
     final = model.forget_report(forget_scaled, cost_terms=judge_cost)
-    summary = {"method": ucfg.method, "steps": ucfg.steps, "wall_time_s": elapsed,
-               "best_step": best_step, "best_score": best_score,
+    summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
+               "wall_time_s": elapsed, "best_step": best_step, "best_score": best_score,
                "keep_transitions": len(keep["observations"]),
                "forget_transitions": len(forget_set["observations"]), "final_forget_report": final}
     (target / "unlearn_summary.json").write_text(json.dumps(summary, indent=2))
