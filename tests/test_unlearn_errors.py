@@ -28,6 +28,12 @@ def test_unknown_method(poisoned_runs):
     assert_one_error_line(result, "unknown method")
 
 
+def test_negative_stop_after_saves(poisoned_runs):
+    result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,
+                     "--stop-after-saves", "-1")
+    assert_one_error_line(result, "--stop-after-saves must be 0")
+
+
 def test_checkpoint_of_another_algorithm(poisoned_runs, tmp_path):
     impostor = tmp_path / "impostor"
     shutil.copytree(poisoned_runs["bcql"], impostor)

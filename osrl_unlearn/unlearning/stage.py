@@ -114,6 +114,8 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
         raise UserInputError(f"unknown method {ucfg.method!r}; known: {', '.join(METHODS)}")
     if ucfg.source_checkpoint not in ("last", "best"):
         raise UserInputError(f"--source-checkpoint must be last or best, got {ucfg.source_checkpoint!r}")
+    if ucfg.stop_after_saves < 0:
+        raise UserInputError(f"--stop-after-saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
     source = Path(source)
     if not source.exists():
         raise UserInputError(f"run not found: {source}")
