@@ -117,7 +117,6 @@ class AdaptiveForgetWeight:
         self.value = cfg.forget_weight
         self.reference_losses: Optional[Dict[str, float]] = None
         self.smoothed_losses: Dict[str, float] = {}
-        self.ratio = 1.0  # the latest retention ratio
         self._warmup_losses: List[Dict[str, float]] = []
 
     def retention_ratio(self, keep_losses: Dict[str, float]) -> float:
@@ -139,9 +138,15 @@ class AdaptiveForgetWeight:
                     for name in keep_losses
                 }
             return 1.0
-        self.ratio = max(self.smoothed_losses[name] / self.reference_losses[name]
-                         for name in keep_losses)
         return self.ratio
+
+    @property
+    def ratio(self) -> float:
+        """The latest retention ratio (1 until the warm-up has set the levels)."""
+        if self.reference_losses is None:
+            return 1.0
+        return max(self.smoothed_losses[name] / level
+                   for name, level in self.reference_losses.items())
 
     def update(self, violated_share: float, retention_ratio: float) -> float:
         """Adapt after one step; a fixed weight stays as configured.
@@ -162,12 +167,11 @@ class AdaptiveForgetWeight:
 
     def state_dict(self) -> dict:
         return {"value": self.value, "reference_losses": self.reference_losses,
-                "smoothed_losses": dict(self.smoothed_losses), "ratio": self.ratio,
+                "smoothed_losses": dict(self.smoothed_losses),
                 "warmup_losses": list(self._warmup_losses)}
 
     def load_state_dict(self, state: dict) -> None:
         self.value = state["value"]
         self.reference_losses = state["reference_losses"]
         self.smoothed_losses = dict(state["smoothed_losses"])
-        self.ratio = state["ratio"]
         self._warmup_losses = list(state["warmup_losses"])
