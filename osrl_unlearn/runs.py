@@ -1,13 +1,15 @@
 """OSRL run directories: reading a run back, and the progress log of a new one.
 
 Layout (OSRL's): `<logdir>/<group>/<name>/config.yaml`, `checkpoint/model.pt`,
-`checkpoint/model_best.pt` ({"model_state": state_dict}), `progress.txt`.
+`checkpoint/model_best.pt` ({"model_state": state_dict}), `progress.txt`; runs trained
+here add `checkpoint/training_state.pt` and `training_state_best.pt` beside them.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Sequence
 
 import torch
 
@@ -79,3 +81,32 @@ def read_progress(path: Path) -> Dict[int, Dict[str, float]]:
         header = handle.readline().strip().split("\t")
         rows = (dict(zip(header, map(float, line.split("\t")))) for line in handle if line.strip())
         return {int(row["Steps"]): row for row in rows}
+
+
+# What OSRL's checkpoints leave out (they hold `model.state_dict()` only): the
+# optimizer states and the Lagrange multipliers kept outside the modules (a PID
+# controller, `log_alpha`, COptiDICE's `lmbda`/`tau`). Runs trained through this
+# project keep them beside each checkpoint, so unlearning starts where training ended.
+TRAINING_STATE = {"model.pt": "training_state.pt", "model_best.pt": "training_state_best.pt"}
+
+
+def training_state(model, optimizers: Sequence[str], multipliers: Sequence[str]) -> dict:
+    """The optimizer states and multipliers of `model`, as `torch.save` can keep them."""
+    return {"optimizers": {name: getattr(model, name).state_dict() for name in optimizers},
+            "multipliers": {name: copy.deepcopy(getattr(model, name)) for name in multipliers}}
+
+
+def load_training_state(model, state: dict) -> None:
+    """Put saved optimizer states and multipliers back into `model`."""
+    for name, optimizer_state in state["optimizers"].items():
+        getattr(model, name).load_state_dict(optimizer_state)
+    for name, value in state["multipliers"].items():
+        if isinstance(getattr(model, name), torch.Tensor):
+            getattr(model, name).data.copy_(value)  # an optimizer may hold this very tensor
+        else:
+            setattr(model, name, copy.deepcopy(value))
+
+
+def training_state_path(checkpoint: Path) -> Path:
+    """Where the training state of an OSRL checkpoint file is kept (it may not exist)."""
+    return checkpoint.with_name(TRAINING_STATE[checkpoint.name])

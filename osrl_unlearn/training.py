@@ -3,7 +3,9 @@
 The loop is OSRL's (examples/train/train_*.py): sample a batch from OSRL's
 TransitionDataset, call the algorithm's own `train_one_step`, evaluate every
 `eval_every` steps, save `checkpoint/model.pt` and, by OSRL's rule (lowest cost,
-then highest reward), `checkpoint/model_best.pt`.
+then highest reward), `checkpoint/model_best.pt`. Beside each, the optimizer states
+and Lagrange multipliers OSRL's checkpoint leaves out (`runs.training_state`), so
+that unlearning continues from them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -25,6 +27,7 @@ from tqdm.auto import trange
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
 from osrl_unlearn.registration import base_task
+from osrl_unlearn.runs import training_state, training_state_path
 from osrl_unlearn.tasks import episode_length, import_dsrl
 
 
@@ -58,13 +61,17 @@ def load_training_data(cfg) -> dict:
     return data
 
 
-def batches(data: dict, cfg, adapter):
-    """Endless batches from OSRL's TransitionDataset, as OSRL's scripts draw them."""
+def batches(data: dict, cfg, adapter) -> Iterator[list]:
+    """Endless batches from OSRL's TransitionDataset, as OSRL's scripts draw them.
+
+    The loader's iterator is made here, not at the first batch: making it draws from
+    torch's generator, so a resumed run that restores the generators afterwards
+    draws the same batches as a run that never stopped.
+    """
     dataset = TransitionDataset(data, reward_scale=cfg.reward_scale, cost_scale=cfg.cost_scale,
                                 state_init=adapter.NEEDS_INITIAL_STATES)
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
-    for batch in loader:
-        yield [tensor.to(cfg.device) for tensor in batch]
+    loader = iter(DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers))
+    return ([tensor.to(cfg.device) for tensor in batch] for batch in loader)
 
 
 def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True) -> Path:
@@ -89,6 +96,11 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True) -> P
     logger.setup_checkpoint_fn(lambda: {"model_state": model.state_dict()})
     trainer = adapter.build_trainer(model, env, cfg, logger)
 
+    def save_state(checkpoint: str) -> None:
+        """Keep what OSRL's checkpoint drops (optimizers, multipliers) beside it."""
+        state = training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS)
+        torch.save(state, training_state_path(run_dir / "checkpoint" / checkpoint))
+
     best_reward, best_cost = -np.inf, np.inf
     stream = batches(data, cfg, adapter)
     train_seconds = eval_seconds = 0.0
@@ -103,10 +115,12 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True) -> P
             eval_seconds += time.perf_counter() - started
             logger.store(tab="eval", Cost=result["cost"], Reward=result["reward"])
             logger.save_checkpoint()
+            save_state("model.pt")
             if result["cost"] < best_cost or (result["cost"] == best_cost
                                                and result["reward"] > best_reward):
                 best_cost, best_reward = result["cost"], result["reward"]
                 logger.save_checkpoint(suffix="best")
+                save_state("model_best.pt")
             logger.write(step, display=False)
     timing = {"train_s": train_seconds, "eval_s": eval_seconds, "steps": cfg.update_steps}
     (run_dir / "timing.json").write_text(json.dumps(timing, indent=2))

@@ -19,7 +19,10 @@ def test_forgetting_stops_at_the_likelihood_floor(poisoned_runs):
     model = build_unlearner(cfg, adapter, env, keep, UnlearnConfig(method="trajdeleter"), state)
     stream = batches(forget, cfg, adapter)
     for _ in range(300):
-        model._suppress_forget_value(next(stream))
+        loss, _ = model.value_suppression_term(next(stream))
+        model.actor_optim.zero_grad()
+        loss.backward()
+        model.actor_optim.step()
     with torch.no_grad():
         observations, actions = (torch.as_tensor(forget[key]) for key in ("observations", "actions"))
         likelihood = model.action_log_likelihood(observations, actions)

@@ -3,16 +3,15 @@
 import torch
 
 from osrl_unlearn.unlearning.objective import (
-    AdaptiveForgetWeight, UnlearnConfig, forget_constraint_losses, forget_constraints_met,
-    gated_actor_forget_loss
+    AdaptiveForgetWeight, UnlearnConfig, cost_forget_loss, forget_constraints_met,
+    gated_actor_forget_loss, reward_forget_loss
 )
 
 
 def test_hinges_push_only_while_a_constraint_is_violated():
     reward = torch.tensor([[5.0, -5.0]], requires_grad=True)  # over / under the reference 0
     cost = torch.tensor([[0.0, 20.0]], requires_grad=True)  # under / over the floor 10
-    reward_loss, cost_loss = forget_constraint_losses(reward, cost, 0.0, 10.0)
-    (reward_loss + cost_loss).backward()
+    (reward_forget_loss(reward, 0.0) + cost_forget_loss(cost, 10.0)).backward()
     assert reward.grad[0, 0] > 0.4 and abs(reward.grad[0, 1]) < 0.01
     assert cost.grad[0, 0] < -0.4 and abs(cost.grad[0, 1]) < 0.01
     met = forget_constraints_met(reward.detach(), cost.detach(), 0.0, 10.0)

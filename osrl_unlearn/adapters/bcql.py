@@ -14,6 +14,9 @@ from osrl_unlearn.unlearning.mixin import UnlearningMixin
 NAME = "BCQL"
 Config = BCQLTrainConfig
 NEEDS_INITIAL_STATES = False  # batches carry no is_init flag
+# What OSRL's checkpoint leaves out, kept beside it (see osrl_unlearn.runs).
+OPTIMIZERS = ("actor_optim", "critic_optim", "cost_critic_optim", "vae_optim")
+MULTIPLIERS = ("controller", )  # the PID Lagrangian of the cost constraint
 
 
 def build_model(cfg: BCQLTrainConfig, state_dim: int, action_dim: int, max_action: float,

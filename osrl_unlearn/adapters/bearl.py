@@ -14,6 +14,11 @@ from osrl_unlearn.unlearning.mixin import UnlearningMixin
 NAME = "BEARL"
 Config = BEARLTrainConfig
 NEEDS_INITIAL_STATES = False
+# What OSRL's checkpoint leaves out, kept beside it (see osrl_unlearn.runs).
+OPTIMIZERS = ("actor_optim", "critic_optim", "cost_critic_optim", "vae_optim")
+# the PID Lagrangian of the cost constraint, the MMD multiplier, and the step count
+# that starts BEAR-L's policy updates
+MULTIPLIERS = ("controller", "log_alpha", "n_train_steps")
 
 
 def build_model(cfg: BEARLTrainConfig, state_dim: int, action_dim: int, max_action: float,
@@ -62,9 +67,6 @@ class UnlearnableBEARL(DoubleQCriticMembers, UnlearningMixin, BEARL):
     D_k by BEAR-L's own step, which also keeps the MMD constraint to it. Lagrange
     multipliers: the PID `controller` (cost) and `log_alpha` (MMD). kappa_Q: `qc_thres`.
     """
-
-    OPTIMIZERS = ("actor_optim", "critic_optim", "cost_critic_optim", "vae_optim")
-    RESUME_OBJECTS = ("controller", "log_alpha", "n_train_steps")
 
     def policy_actions(self, observations):
         return self._actor_forward(observations, deterministic=True, with_logprob=False)[0]

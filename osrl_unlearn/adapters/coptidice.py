@@ -23,7 +23,7 @@ extracts the policy by w-weighted behaviour cloning. Safe-RULE is adapted so:
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -32,11 +32,14 @@ from osrl.algorithms import COptiDICE, COptiDICETrainer
 
 from osrl_unlearn.configs import COptiDICETrainConfig
 from osrl_unlearn.unlearning.mixin import UnlearningMixin
-from osrl_unlearn.unlearning.objective import AdaptiveForgetWeight, gated_actor_forget_loss
+from osrl_unlearn.unlearning.objective import gated_actor_forget_loss
 
 NAME = "COptiDICE"
 Config = COptiDICETrainConfig
 NEEDS_INITIAL_STATES = True  # COptiDICE's batches carry the is_init flag
+# What OSRL's checkpoint leaves out, kept beside it (see osrl_unlearn.runs).
+OPTIMIZERS = ("actor_optim", "nu_optim", "chi_optim", "lmbda_optim", "tau_optim")
+MULTIPLIERS = ("lmbda", "tau")  # the cost Lagrangian and the cost bound's temperature
 
 
 def build_model(cfg: COptiDICETrainConfig, state_dim: int, action_dim: int, max_action: float,
@@ -91,10 +94,13 @@ def build_trainer(model: COptiDICE, env, cfg: COptiDICETrainConfig, logger) -> C
 
 
 class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
-    """COptiDICE with `unlearn_step` (see the module docstring for the adaptation)."""
+    """COptiDICE with `unlearn_step` (see the module docstring for the adaptation).
 
-    OPTIMIZERS = ("actor_optim", "nu_optim", "chi_optim", "lmbda_optim", "tau_optim")
-    RESUME_OBJECTS = ("lmbda", "tau")
+    The weight-suppression term rides on nu's optimizer step; there is no cost critic.
+    """
+
+    REWARD_CRITIC_OPTIMIZER = "nu_optim"
+    COST_CRITIC_OPTIMIZER = None
 
     def keep_bellman_losses(self, keep_batch, stats) -> Dict[str, float]:
         """Retention is nu's TD error on D_k, as COptiDICE's own step logs it."""
@@ -106,33 +112,30 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
         self._lmbda = F.softplus(self.lmbda)
         return self._optimal_w(observations, next_observations, rewards, costs, done)[3]
 
-    def setup_unlearning(self, cfg, keep_sample, trainer, train_step) -> None:
-        self.unlearn_cfg = cfg
-        self._trainer, self._train_step = trainer, train_step
-        self.forget_weight = AdaptiveForgetWeight(cfg)
+    def initial_reward_reference(self, keep_sample, percentile: float) -> float:
+        """The percentile of w over D_k; also fixes TrajDeleter's likelihood floor."""
         keep_batch = _batch(keep_sample)
         with torch.no_grad():
             weights = self.correction_weights(keep_batch)
             keep_likelihood = self.action_log_likelihood(keep_batch[0], keep_batch[2])
-        self.reward_reference = float(np.percentile(weights.numpy(), cfg.reward_percentile))
-        self.likelihood_floor = float(np.percentile(keep_likelihood.numpy(), cfg.reward_percentile))
+        self.likelihood_floor = float(np.percentile(keep_likelihood.numpy(), percentile))
+        return float(np.percentile(weights.numpy(), percentile))
 
     def action_log_likelihood(self, observations, actions) -> torch.Tensor:
         """log pi(a | s) per transition, under the pre-tanh Gaussian COptiDICE's BC scores."""
         _, _, distribution = self.actor(observations, False, True, True)
         return distribution.log_prob(actions).sum(-1)
 
-    def _forget_critics(self, forget_batch, cost_terms: bool) -> Dict[str, float]:
+    def reward_forget_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """forget_weight * softplus(w(s, a) - w_reference) on D_f, added to nu's own loss."""
         weights = self.correction_weights(forget_batch)
         loss = F.softplus(weights - self.reward_reference).mean()
-        self.nu_optim.zero_grad()
-        (self.forget_weight.value * loss).backward()
-        self.nu_optim.step()
         satisfied = (weights.detach() <= self.reward_reference).float().mean()
-        return {"unlearn/forget_reward_loss": loss.item(),
-                "unlearn/forget_satisfied": satisfied.item()}
+        return self.forget_weight.value * loss, {"unlearn/forget_reward_loss": loss.item(),
+                                                 "unlearn/forget_satisfied": satisfied.item()}
 
-    def _forget_actor(self, forget_batch) -> Dict[str, float]:
+    def actor_forget_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """Keep the policy's mean action away from D_f actions COptiDICE still rates highly."""
         observations, actions = forget_batch[0], forget_batch[2]
         with torch.no_grad():
             gate_on = self.correction_weights(forget_batch) > self.reward_reference
@@ -142,18 +145,15 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
         loss, gate_share = gated_actor_forget_loss(
             policy_actions, actions, gate_on.float() if self.unlearn_cfg.actor_gate else None,
             0.0, self.unlearn_cfg.away_margin)
-        self.actor_optim.zero_grad()
-        (self.unlearn_cfg.actor_forget_weight * loss).backward()
-        self.actor_optim.step()
-        return {"unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate_share.item()}
+        return self.unlearn_cfg.actor_forget_weight * loss, {
+            "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate_share.item()}
 
-    def _suppress_forget_value(self, forget_batch) -> Dict[str, float]:
+    def value_suppression_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """TrajDeleter's forgetting: lower log pi(a_f | s) on D_f, down to its floor."""
         log_likelihood = self.action_log_likelihood(forget_batch[0], forget_batch[2])
         loss = F.relu(log_likelihood - self.likelihood_floor).mean()
-        self.actor_optim.zero_grad()
-        (self.unlearn_cfg.actor_forget_weight * loss).backward()
-        self.actor_optim.step()
-        return {"unlearn/forget_log_likelihood": log_likelihood.mean().item()}
+        return self.unlearn_cfg.actor_forget_weight * loss, {
+            "unlearn/forget_log_likelihood": log_likelihood.mean().item()}
 
     @torch.no_grad()
     def forget_report(self, forget, cost_terms: bool = True) -> Dict[str, float]:

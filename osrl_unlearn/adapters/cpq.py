@@ -14,6 +14,9 @@ from osrl_unlearn.unlearning.mixin import UnlearningMixin
 NAME = "CPQ"
 Config = CPQTrainConfig
 NEEDS_INITIAL_STATES = False
+# What OSRL's checkpoint leaves out, kept beside it (see osrl_unlearn.runs).
+OPTIMIZERS = ("actor_optim", "critic_optim", "cost_critic_optim", "vae_optim")
+MULTIPLIERS = ("log_alpha", )  # the multiplier of the out-of-distribution cost penalty
 
 
 def build_model(cfg: CPQTrainConfig, state_dim: int, action_dim: int, max_action: float,
@@ -57,9 +60,6 @@ class UnlearnableCPQ(UnlearningMixin, CPQ):
     out-of-distribution is judged against D_k. Lagrange multiplier: `log_alpha` of the
     OOD penalty. kappa_Q: `q_thres`, the level CPQ's actor treats as unsafe.
     """
-
-    OPTIMIZERS = ("actor_optim", "critic_optim", "cost_critic_optim", "vae_optim")
-    RESUME_OBJECTS = ("log_alpha", )
 
     def reward_members(self, observations, actions):
         return torch.vstack(self.critic.predict(observations, actions)[1])

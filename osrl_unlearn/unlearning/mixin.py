@@ -1,37 +1,47 @@
 """`UnlearningMixin`: gives an OSRL agent `unlearn_step(keep_batch, forget_batch)`.
 
-The mixin holds the step of every method (Safe-RULE and the baselines) once. Its
-retention part is the algorithm's own OSRL training step on D_k (its critics, its
-actor and Lagrangian, its behaviour model refitted on D_k), run through OSRL's own
-trainer. An adapter subclasses the OSRL agent and the mixin and only says where the
-agent keeps its parts (see `osrl_unlearn/adapters/`):
+The mixin holds the step of every method (Safe-RULE and the baselines) once. A step
+is the algorithm's own OSRL training step on a D_k batch, run through OSRL's own
+trainer (its critics, its actor and Lagrangian, its behaviour model refitted on
+D_k), with the method's forget terms on a D_f batch added to the gradient of the
+same optimizer steps: just before OSRL's `critic_optim.step()`, say, the gradient of
+`forget_weight * forget term` is added to that of OSRL's Bellman loss, so the
+critic's one Adam step follows `Bellman(D_k) + forget_weight * forget(D_f)`, the
+weighted objective itself. (A separate Adam step for the forget terms would divide
+the weight's scale out and inflate the second moments the retention steps share.)
+
+An adapter subclasses the OSRL agent and the mixin and only says where the agent
+keeps its parts (see `osrl_unlearn/adapters/`):
 
     reward_members(obs, act)     Q_r of every reward-critic member, [members, batch]
     cost_members(obs, act)       Q_c of every cost-critic member, [members, batch]
     policy_actions(obs)          the policy's action, differentiable in the actor
     unlearn_cost_threshold       kappa_Q: the cost level the algorithm's actor respects
-    critic_optim, cost_critic_optim, actor_optim   the agent's own optimizers
+    REWARD_CRITIC_OPTIMIZER, COST_CRITIC_OPTIMIZER, ACTOR_OPTIMIZER
+                                 the agent's own optimizers that carry each forget term
 
 Retention (the D_k Bellman error of both critics) is measured here for every agent with
-Q critics; COptiDICE, which has none, overrides `keep_bellman_losses`.
+Q critics; COptiDICE, which has none, overrides `keep_bellman_losses` and the terms.
 
 Batches are OSRL's (observations, next_observations, actions, rewards, costs, done).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from osrl_unlearn.datasets import Dataset
 from osrl_unlearn.unlearning.objective import (
-    AdaptiveForgetWeight, UnlearnConfig, forget_constraint_losses, forget_constraints_met,
-    gated_actor_forget_loss
+    AdaptiveForgetWeight, UnlearnConfig, cost_forget_loss, forget_constraints_met,
+    gated_actor_forget_loss, reward_forget_loss
 )
 
 Batch = Sequence[torch.Tensor]
+# A forget term: from a D_f batch, the (already weighted) loss to add and its metrics.
+ForgetTerm = Callable[[Batch], Tuple[torch.Tensor, Dict[str, float]]]
 
 
 class UnlearningMixin:
@@ -40,9 +50,10 @@ class UnlearningMixin:
     unlearn_cfg: UnlearnConfig
     reward_reference: float
     forget_weight: AdaptiveForgetWeight
-    # Optimizers and other training state of the agent that a resumed run must restore.
-    OPTIMIZERS: Sequence[str] = ()
-    RESUME_OBJECTS: Sequence[str] = ()
+    # the agent's optimizers whose steps carry the reward, cost and actor forget terms
+    REWARD_CRITIC_OPTIMIZER: Optional[str] = "critic_optim"
+    COST_CRITIC_OPTIMIZER: Optional[str] = "cost_critic_optim"
+    ACTOR_OPTIMIZER: str = "actor_optim"
 
     # ---- what each adapter provides -------------------------------------------------
     def reward_members(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -61,17 +72,65 @@ class UnlearningMixin:
     # ---- shared ----------------------------------------------------------------------
     def setup_unlearning(self, cfg: UnlearnConfig, keep_sample: Dataset, trainer,
                          train_step: Callable) -> None:
-        """Attach OSRL's trainer (its logger must store stats) and fix the reward reference.
+        """Attach OSRL's trainer (its logger must store stats), fix the reward reference,
+        and hook the method's forget terms onto the agent's own optimizer steps.
 
         The reference is a percentile of Q_r on D_k, taken before anything changes.
         """
         self.unlearn_cfg = cfg
         self._trainer, self._train_step = trainer, train_step
         self.forget_weight = AdaptiveForgetWeight(cfg)
+        self.reward_reference = self.initial_reward_reference(keep_sample, cfg.reward_percentile)
+        self._forget_batch: Optional[Batch] = None
+        self._forget_metrics: Dict[str, float] = {}
+        for optimizer_name, term in self.forget_terms().items():
+            getattr(self, optimizer_name).register_step_pre_hook(self._forget_hook(term))
+
+    def initial_reward_reference(self, keep_sample: Dataset, percentile: float) -> float:
+        """Qbar_r: the percentile of the weakest member's Q_r over a D_k sample."""
         with torch.no_grad():
             values = self.reward_members(*_tensors(keep_sample, "observations", "actions"))
-        self.reward_reference = float(np.percentile(values.min(0).values.numpy(),
-                                                    cfg.reward_percentile))
+        return float(np.percentile(values.min(0).values.numpy(), percentile))
+
+    def forget_terms(self) -> Dict[str, ForgetTerm]:
+        """The configured method's forget terms, by the optimizer whose step carries each."""
+        method, terms = self.unlearn_cfg.method, {}
+        if method in ("safe-rule", "reward-only"):
+            terms[self.REWARD_CRITIC_OPTIMIZER] = self.reward_forget_term
+            if method == "safe-rule" and self.unlearn_cfg.cost_terms and self.COST_CRITIC_OPTIMIZER:
+                terms[self.COST_CRITIC_OPTIMIZER] = self.cost_forget_term
+            if method == "safe-rule":
+                terms[self.ACTOR_OPTIMIZER] = self.actor_forget_term
+        elif method == "trajdeleter":
+            terms[self.ACTOR_OPTIMIZER] = self.value_suppression_term
+        return terms
+
+    def _forget_hook(self, term: ForgetTerm):
+        """An optimizer pre-step hook adding the term's gradient while a D_f batch is set."""
+        def add_forget_gradient(optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+            if self._forget_batch is None:
+                return
+            loss, metrics = term(self._forget_batch)
+            parameters = [p for group in optimizer.param_groups for p in group["params"]]
+            gradients = torch.autograd.grad(loss, parameters, allow_unused=True)
+            for parameter, gradient in zip(parameters, gradients):
+                if gradient is not None:
+                    parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
+            self._forget_metrics.update(metrics)
+        return add_forget_gradient
+
+    def forgetting(self, step: int) -> bool:
+        """Whether this step adds the method's forget terms.
+
+        Safe-RULE and reward-only start once the retention warm-up has set the D_k
+        Bellman levels; TrajDeleter forgets for its first phase only.
+        """
+        method = self.unlearn_cfg.method
+        if method in ("safe-rule", "reward-only"):
+            return self.forget_weight.reference_losses is not None
+        if method == "trajdeleter":
+            return step < self.unlearn_cfg.trajdeleter_forget_fraction * self.unlearn_cfg.steps
+        return False
 
     def retain_step(self, keep_batch: Batch) -> Dict[str, float]:
         """The algorithm's own OSRL training step on a D_k batch; returns its logged stats."""
@@ -109,8 +168,13 @@ class UnlearningMixin:
 
     def unlearn_step(self, keep_batch: Batch, forget_batch: Batch, step: int) -> Dict[str, float]:
         """One step of the configured method; returns metrics for the progress log."""
-        method = self.unlearn_cfg.method
-        metrics = self.retain_step(keep_batch)
+        forgetting = self.forgetting(step)
+        self._forget_batch, self._forget_metrics = (forget_batch if forgetting else None), {}
+        try:
+            metrics = self.retain_step(keep_batch)  # the hooks add the forget terms
+        finally:
+            self._forget_batch = None
+        metrics.update(self._forget_metrics)
         keep_losses = self.keep_bellman_losses(keep_batch, metrics)
         metrics.update({f"retain/bellman_{name}": loss for name, loss in keep_losses.items()})
         # Every method measures retention; only Safe-RULE's weight adapts to it. The
@@ -118,44 +182,33 @@ class UnlearningMixin:
         # retention is measured against, before any forgetting moves them.
         ratio = self.forget_weight.retention_ratio(keep_losses)
         metrics["unlearn/retention_ratio"] = ratio
-        if method in ("safe-rule", "reward-only"):
-            if self.forget_weight.reference_losses is None:
-                return metrics
-            cost_terms = method == "safe-rule" and self.unlearn_cfg.cost_terms
-            metrics.update(self._forget_critics(forget_batch, cost_terms=cost_terms))
-            if method == "safe-rule":
-                metrics.update(self._forget_actor(forget_batch))
+        if forgetting and "unlearn/forget_satisfied" in metrics:
             metrics["unlearn/forget_weight"] = self.forget_weight.update(
                 1.0 - metrics["unlearn/forget_satisfied"], ratio)
-        elif method == "trajdeleter":
-            if step < self.unlearn_cfg.trajdeleter_forget_fraction * self.unlearn_cfg.steps:
-                metrics.update(self._suppress_forget_value(forget_batch))
         return metrics
 
-    def _forget_critics(self, forget_batch: Batch, cost_terms: bool) -> Dict[str, float]:
-        """Softplus suppression of Q_r and (optionally) lifting of Q_c on D_f."""
+    def reward_forget_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """forget_weight * softplus(Q_r - Qbar_r) on D_f, and the share meeting the constraints."""
         observations, _, actions = forget_batch[:3]
-        weight = self.forget_weight.value
         reward_values = self.reward_members(observations, actions)
-        cost_values = self.cost_members(observations, actions)
-        reward_loss, cost_loss = forget_constraint_losses(
-            reward_values, cost_values, self.reward_reference, self.cost_floor)
-        self.critic_optim.zero_grad()
-        (weight * reward_loss).backward()
-        self.critic_optim.step()
-        if cost_terms:
-            self.cost_critic_optim.zero_grad()
-            (weight * cost_loss).backward()
-            self.cost_critic_optim.step()
-        met = forget_constraints_met(reward_values.detach(), cost_values.detach(),
-                                     self.reward_reference, self.cost_floor, cost_terms)
-        return {
+        with torch.no_grad():
+            cost_values = self.cost_members(observations, actions)
+        reward_loss = reward_forget_loss(reward_values, self.reward_reference)
+        judge_cost = self.unlearn_cfg.method == "safe-rule" and self.unlearn_cfg.cost_terms
+        met = forget_constraints_met(reward_values.detach(), cost_values, self.reward_reference,
+                                     self.cost_floor, judge_cost)
+        return self.forget_weight.value * reward_loss, {
             "unlearn/forget_reward_loss": reward_loss.item(),
-            "unlearn/forget_cost_loss": cost_loss.item(),
-            "unlearn/forget_satisfied": met.float().mean().item(),
-        }
+            "unlearn/forget_satisfied": met.float().mean().item()}
 
-    def _forget_actor(self, forget_batch: Batch) -> Dict[str, float]:
+    def cost_forget_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """forget_weight * softplus(kappa_Q + sigma - Q_c) on D_f."""
+        observations, _, actions = forget_batch[:3]
+        cost_values = self.cost_members(observations, actions)
+        cost_loss = cost_forget_loss(cost_values, self.cost_floor)
+        return self.forget_weight.value * cost_loss, {"unlearn/forget_cost_loss": cost_loss.item()}
+
+    def actor_forget_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
         """The safety-gated push of the policy away from poisoned actions."""
         observations, _, actions = forget_batch[:3]
         policy_actions = self.policy_actions(observations)
@@ -166,42 +219,15 @@ class UnlearningMixin:
         loss, gate_share = gated_actor_forget_loss(
             policy_actions, actions, policy_cost, self.unlearn_cost_threshold,
             self.unlearn_cfg.away_margin)
-        self.actor_optim.zero_grad()
-        (self.unlearn_cfg.actor_forget_weight * loss).backward()
-        self.actor_optim.step()
-        return {"unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate_share.item()}
+        return self.unlearn_cfg.actor_forget_weight * loss, {
+            "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate_share.item()}
 
-    def _suppress_forget_value(self, forget_batch: Batch) -> Dict[str, float]:
+    def value_suppression_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
         """TrajDeleter's forgetting phase: lower the policy's reward value on D_f states."""
         observations = forget_batch[0]
-        for parameter in self.critic_parameters():
-            parameter.requires_grad_(False)
         value = self.reward_members(observations, self.policy_actions(observations)).min(0).values
-        loss = self.unlearn_cfg.actor_forget_weight * value.mean()
-        self.actor_optim.zero_grad()
-        loss.backward()
-        self.actor_optim.step()
-        for parameter in self.critic_parameters():
-            parameter.requires_grad_(True)
-        return {"unlearn/forget_value": value.mean().item()}
-
-    def critic_parameters(self):
-        """Parameters of both critics (frozen while the actor alone is updated)."""
-        return [*self.critic.parameters(), *self.cost_critic.parameters()]
-
-    def resume_state(self) -> dict:
-        """Optimizer states and training objects (e.g. a PID controller) to save."""
-        return {"optimizers": {name: getattr(self, name).state_dict() for name in self.OPTIMIZERS},
-                "objects": {name: getattr(self, name) for name in self.RESUME_OBJECTS}}
-
-    def load_resume_state(self, state: dict) -> None:
-        for name, optimizer_state in state["optimizers"].items():
-            getattr(self, name).load_state_dict(optimizer_state)
-        for name, value in state["objects"].items():
-            if isinstance(getattr(self, name), torch.Tensor):
-                getattr(self, name).data.copy_(value)  # optimizers hold this very tensor
-            else:
-                setattr(self, name, value)
+        return self.unlearn_cfg.actor_forget_weight * value.mean(), {
+            "unlearn/forget_value": value.mean().item()}
 
     @torch.no_grad()
     def forget_report(self, forget: Dataset, cost_terms: bool = True) -> Dict[str, float]:

@@ -1,10 +1,11 @@
 """The Safe-RULE objective, written once and shared by every algorithm adapter.
 
-Per unlearning step, on a keep batch (D_k) and a forget batch (D_f):
+Per unlearning step, on a keep batch (D_k) and a forget batch (D_f), one optimizer
+step per part of the agent on the sum of its retention and forget terms:
 
 1. Retention: the algorithm's own update on D_k (its Bellman losses, its actor and
    Lagrangian, its behaviour model refitted on D_k only).
-2. Critic unlearning on D_f, every ensemble member:
+2. Critic unlearning on D_f, every ensemble member, added to the Bellman losses:
        reward:  forget_weight * softplus(Q_r(s, a) - reward_reference)
        cost:    forget_weight * softplus(cost_threshold + cost_margin - Q_c(s, a))
    `reward_reference` is a percentile of Q_r over D_k taken before unlearning.
@@ -53,6 +54,9 @@ class UnlearnConfig:
     forget_weight_max: float = 100.0
     retention_tolerance: float = 1.0  # allowed relative rise of each critic's D_k Bellman error
     retention_warmup: int = 100  # retain-only steps whose Bellman error is the starting level
+    # A source run without saved training state (one from unmodified OSRL) first spends
+    # this many steps re-estimating its Lagrange multipliers on D_k, networks held fixed.
+    multiplier_warmup: int = 200
     # TrajDeleter baseline: forgetting phase length as a fraction of the steps
     trajdeleter_forget_fraction: float = 0.5
     # saving (and, at each save, the offline choice of model_best)
@@ -61,20 +65,14 @@ class UnlearnConfig:
     stop_after_saves: int = 0
 
 
-def forget_constraint_losses(
-    reward_values: torch.Tensor,
-    cost_values: torch.Tensor,
-    reward_reference: float,
-    cost_floor: float,
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Softplus hinges of the forget constraints, averaged over members and batch.
+def reward_forget_loss(reward_values: torch.Tensor, reward_reference: float) -> torch.Tensor:
+    """softplus(Q_r - Qbar_r) on D_f, averaged over members [members, batch] and batch."""
+    return F.softplus(reward_values - reward_reference).mean()
 
-    `reward_values` and `cost_values` are [members, batch] critic values on D_f;
-    `cost_floor` is kappa_Q + sigma.
-    """
-    reward_loss = F.softplus(reward_values - reward_reference).mean()
-    cost_loss = F.softplus(cost_floor - cost_values).mean()
-    return reward_loss, cost_loss
+
+def cost_forget_loss(cost_values: torch.Tensor, cost_floor: float) -> torch.Tensor:
+    """softplus(kappa_Q + sigma - Q_c) on D_f, averaged over members and batch."""
+    return F.softplus(cost_floor - cost_values).mean()
 
 
 def forget_constraints_met(

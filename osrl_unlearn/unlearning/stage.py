@@ -3,6 +3,7 @@
     source run (never modified)  ->  <logdir>/<group>/<source name>-<method>/
         config.yaml      the source config plus `unlearning`, `source_run`, `forget`
         checkpoint/model.pt, model_best.pt     OSRL's format, read by load_config_and_model
+        checkpoint/training_state.pt           optimizers and multipliers (as training saves)
         checkpoint/unlearn_state.pt            what `--resume` needs
         progress.txt     metrics every `save_every` steps
         unlearn_summary.json  wall time, the offline choice of model_best, forget report
@@ -12,16 +13,22 @@ forget constraints met on the most D_f transitions, counting only steps whose D_
 Bellman errors (of both critics; COptiDICE: nu's) stayed within `retention_tolerance`
 of their starting levels (steps over it rank below every step within it). With
 `stop_after_saves` N the run ends once N saves in a row have not beaten model_best.
+
+Unlearning continues from the source's optimizer states and Lagrange multipliers when
+training saved them beside its checkpoint (runs trained through this project). A run
+from unmodified OSRL has none: its multipliers are then re-estimated on D_k for
+`multiplier_warmup` steps with every network held fixed, before anything else.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -33,14 +40,16 @@ from osrl_unlearn import datasets
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, make_eval_env
 from osrl_unlearn.registration import base_task
-from osrl_unlearn.runs import ProgressLog, load_run, load_weights
+from osrl_unlearn.runs import (
+    ProgressLog, load_run, load_training_state, load_weights, training_state, training_state_path
+)
 from osrl_unlearn.training import batches, load_training_data, train
 from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 
 STATE_FILE = "unlearn_state.pt"
 # Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
-# (2: retention levels of both critics).
-STATE_VERSION = 2
+# (2: retention levels of both critics; 3: multipliers by name, python's random state).
+STATE_VERSION = 3
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -101,6 +110,51 @@ def build_unlearner(run_cfg, adapter, env, keep: datasets.Dataset, ucfg: Unlearn
     keep_sample = as_trained({key: value[sample] for key, value in keep.items()}, run_cfg)
     model.setup_unlearning(ucfg, keep_sample, trainer, adapter.train_step)
     return model
+
+
+def multiplier_values(model, names) -> Dict[str, float]:
+    """The agent's Lagrange multipliers as numbers for the log (a PID: its integral)."""
+    values = {}
+    for name in names:
+        value = getattr(model, name)
+        if hasattr(value, "error_integral"):  # OSRL's LagrangianPIDController
+            values[f"multiplier/{name}_integral"] = float(value.error_integral)
+        else:
+            values[f"multiplier/{name}"] = float(value.detach() if torch.is_tensor(value) else value)
+    return values
+
+
+def carry_training_state(model, adapter, checkpoint: Path, keep_stream, warmup_steps: int,
+                         progress: bool = True) -> dict:
+    """Start from the optimizers and multipliers training left, or re-estimate the multipliers.
+
+    Training through this project saves them beside the checkpoint. Without them (a
+    run of unmodified OSRL) the multipliers restart from their initial values, which
+    can be far from where training left them; the algorithm's own step is then run
+    on D_k `warmup_steps` times, every network and its optimizer put back after each
+    step, so that only the multipliers move.
+    """
+    saved = training_state_path(checkpoint)
+    if saved.exists():
+        load_training_state(model, torch.load(saved, weights_only=False))
+        return {"source": f"loaded from {saved.name}", **multiplier_values(model, adapter.MULTIPLIERS)}
+    initial = multiplier_values(model, adapter.MULTIPLIERS)
+    tensors = [getattr(model, name) for name in adapter.MULTIPLIERS
+               if isinstance(getattr(model, name), torch.Tensor)]
+    networks = [name for name in adapter.OPTIMIZERS
+                if not any(parameter is tensor for group in getattr(model, name).param_groups
+                           for parameter in group["params"] for tensor in tensors)]
+    weights = copy.deepcopy(model.state_dict())
+    optimizers = {name: copy.deepcopy(getattr(model, name).state_dict()) for name in networks}
+    for _ in trange(warmup_steps, desc="Re-estimating the multipliers", leave=False,
+                    disable=not progress):
+        model.retain_step(next(keep_stream))
+        model.load_state_dict(weights)
+        for name in networks:
+            getattr(model, name).load_state_dict(copy.deepcopy(optimizers[name]))
+    return {"source": f"re-estimated on D_k: no {saved.name} beside {checkpoint.name}",
+            "warmup_steps": warmup_steps, "initial": initial,
+            **multiplier_values(model, adapter.MULTIPLIERS)}
 
 
 def output_dir(source: Path, method: str, out: Optional[str]) -> Path:
@@ -165,13 +219,18 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
                 f"{target} was saved by an older osrl-unlearn whose unlearning state differs; "
                 "it cannot be resumed: start again with another --out")
         model.load_state_dict(torch.load(target / "checkpoint" / "model.pt")["model_state"])
-        model.load_resume_state(saved["agent"])
+        load_training_state(model, saved["agent"])
         model.forget_weight.load_state_dict(saved["forget_weight"])
         model.reward_reference = saved["reward_reference"]
         start, best_score, elapsed = saved["step"], saved["best_score"], saved["elapsed_s"]
-        best_step = saved["best_step"]
+        best_step, carried = saved["best_step"], saved["carried_state"]
         torch.set_rng_state(saved["torch_rng"])
         np.random.set_state(saved["numpy_rng"])
+        random.setstate(saved["python_rng"])
+    else:
+        carried = carry_training_state(model, adapter, checkpoint, keep_stream,
+                                       ucfg.multiplier_warmup, progress)
+        (target / "carried_state.json").write_text(json.dumps(carried, indent=2))
 
     log = ProgressLog(target / "progress.txt")
     window, steps_run = [], start
@@ -189,6 +248,7 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
             retention = model.forget_weight.ratio
             score = report["forget_satisfied"] - (retention > 1 + ucfg.retention_tolerance)
             log.write(step + 1, {**summary, **report, "retention_ratio": retention,
+                                 **multiplier_values(model, adapter.MULTIPLIERS),
                                  "wall_time_s": elapsed})
             checkpoint_state = {"model_state": model.state_dict()}
             torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
@@ -200,8 +260,9 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
                 "best_step": best_step, "elapsed_s": elapsed,
                 "reward_reference": model.reward_reference,
                 "forget_weight": model.forget_weight.state_dict(),
-                "agent": model.resume_state(),
-                "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+                "agent": training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS),
+                "carried_state": carried, "torch_rng": torch.get_rng_state(),
+                "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
             }, target / "checkpoint" / STATE_FILE)
             steps_run = step + 1
             if ucfg.stop_after_saves and \
@@ -212,7 +273,8 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
     summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
                "wall_time_s": elapsed, "best_step": best_step, "best_score": best_score,
                "keep_transitions": len(keep["observations"]),
-               "forget_transitions": len(forget_set["observations"]), "final_forget_report": final}
+               "forget_transitions": len(forget_set["observations"]), "carried_state": carried,
+               "final_forget_report": final}
     (target / "unlearn_summary.json").write_text(json.dumps(summary, indent=2))
     return target
 
