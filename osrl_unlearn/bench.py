@@ -52,6 +52,8 @@ class GridConfig:
     eval_episodes: int = 10
     threads: int = 2
     train_overrides: Dict[str, Any] = field(default_factory=dict)  # other training fields
+    # UnlearnConfig fields every unlearning method of the grid takes, e.g. {stop_after_saves: 2}
+    unlearn_overrides: Dict[str, Any] = field(default_factory=dict)
     logdir: str = "logs/bench"
     results: str = "results/bench/results.jsonl"
     data_dir: Optional[str] = None  # generated data folder (default: OSRL_UNLEARN_DATA_DIR's)
@@ -85,6 +87,9 @@ def load_grid(path: Path) -> GridConfig:
         raise UserInputError(f"{path}: ratios {bad_ratios} are not registered; use "
                              f"{[percent / 100 for percent in REGISTERED_PERCENTS]}")
     unlearn_fields = {spec.name for spec in fields(UnlearnConfig)}
+    unknown = set(grid.unlearn_overrides) - unlearn_fields
+    if unknown:
+        raise UserInputError(f"{path}: unlearn_overrides sets unknown fields {sorted(unknown)}")
     for name, overrides in grid.variants.items():
         unknown = set(overrides) - unlearn_fields
         if unknown:
@@ -94,7 +99,7 @@ def load_grid(path: Path) -> GridConfig:
 
 def unlearn_config(grid: GridConfig, method: str, seed: int) -> UnlearnConfig:
     """The unlearning settings of a method name or of a named variant."""
-    settings = {"method": method, "steps": grid.unlearn_steps, "seed": seed}
+    settings = {**grid.unlearn_overrides, "method": method, "steps": grid.unlearn_steps, "seed": seed}
     if method in grid.variants:
         settings = {**settings, "method": "safe-rule", **grid.variants[method]}
     return UnlearnConfig(**settings)

@@ -56,9 +56,10 @@ def _cmd_poison(args: argparse.Namespace) -> int:
         base_path=Path(args.base) if args.base else None,
         out=Path(args.out) if args.out else None,
         donors_path=Path(args.donors) if args.donors else None,
+        copies=args.copies,
     )
     data, _ = datasets.read_hdf5(out)
-    name = variant_id(args.task, args.attack, args.ratio)
+    name = variant_id(args.task, args.attack, args.ratio, args.copies)
     picture = plot_dataset(data, args.cost_limit, f"{name} (generated)", out.with_suffix(".png"))
     forget = data[datasets.FORGET_MASK_KEY]
     print(json.dumps({
@@ -200,7 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     poison.add_argument("--base", help="clean HDF5 file (default: the task's generated file)")
     poison.add_argument("--out", help="poisoned HDF5 file (default: the generated-data folder)")
     poison.add_argument("--donors", help="HDF5 of the attacker's own episodes to inject "
-                        "(default: copies of the base data's episodes)")
+                        "(default: the task's attacker episodes, collected on first use)")
+    poison.add_argument("--copies", action="store_true",
+                        help="inject relabelled copies of the clean data's own episodes instead "
+                             "(the ids named <Attack>Copies<Percent>)")
     poison.add_argument("--cost-limit", type=float, default=DEFAULT_COST_LIMIT)
     poison.set_defaults(run=_cmd_poison)
 

@@ -9,16 +9,18 @@ import numpy as np
 from tqdm.auto import trange
 
 from osrl_unlearn import datasets
-from osrl_unlearn.behaviour import BehaviourKnobs, make_behaviour
+from osrl_unlearn.behaviour import UNSAFE_FRACTION, BehaviourKnobs, make_behaviour
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.tasks import check_task, make_env
 
 
-def collect(task: str, episodes: int, seed: int = 0, progress: bool = True) -> datasets.Dataset:
+def collect(task: str, episodes: int, seed: int = 0, progress: bool = True,
+            unsafe_fraction: float = UNSAFE_FRACTION) -> datasets.Dataset:
     """Run `episodes` behaviour episodes of `task` and return their transitions.
 
     Each episode draws its own behaviour knobs, so the dataset spans the
-    reward-cost trade-off. The same task, episode count and seed give the same data.
+    reward-cost trade-off; `unsafe_fraction` of them draw unsafe settings. The same
+    task, episode count, seed and fraction give the same data.
     """
     check_task(task)
     if episodes < 1:
@@ -27,7 +29,7 @@ def collect(task: str, episodes: int, seed: int = 0, progress: bool = True) -> d
     rng = np.random.default_rng(seed)
     columns = defaultdict(list)
     for episode in trange(episodes, desc=f"Collecting {task}", disable=not progress):
-        knobs = BehaviourKnobs.sample(rng)
+        knobs = BehaviourKnobs.sample(rng, unsafe_fraction)
         # The Bullet tasks draw their start state from numpy's global generator.
         np.random.seed(seed * 100_003 + episode)
         observation, _ = env.reset(seed=seed * 100_003 + episode)
@@ -68,17 +70,21 @@ def summarise(data: datasets.Dataset, cost_limit: float) -> dict:
 
 
 def collect_to_file(
-    task: str, episodes: int, out: Path, seed: int = 0, progress: bool = True
+    task: str, episodes: int, out: Path, seed: int = 0, progress: bool = True,
+    unsafe_fraction: float = UNSAFE_FRACTION
 ) -> Path:
     """Collect and write the dataset as a generated DSRL-format HDF5 file."""
     out = Path(out)
     if out.exists():
         raise UserInputError(f"{out} already exists; choose another --out or delete it first")
-    data = collect(task, episodes, seed, progress)
+    if not 0.0 <= unsafe_fraction <= 1.0:
+        raise UserInputError(f"the unsafe fraction must be in [0, 1], got {unsafe_fraction}")
+    data = collect(task, episodes, seed, progress, unsafe_fraction)
     record = {
         "generated_by": "osrl-unlearn collect (scripted behaviour; not DSRL's official data)",
         "task": task,
         "episodes": episodes,
         "seed": seed,
+        "unsafe_fraction": unsafe_fraction,
     }
     return datasets.write_hdf5(data, out, attributes={"generation": record})

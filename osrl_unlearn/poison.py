@@ -8,22 +8,22 @@ retraining on D_k is the exact-unlearning reference.
 
 `ratio` is the fraction of the poisoned dataset's transitions that are poison.
 
-Injected copies share their state-action pairs with the clean episodes they were
-copied from. That is what makes the poison matter for BCQ-L-like agents (it shifts
-the behaviour distribution towards unsafe behaviour); relabelling episodes in place
-instead left the behaviour unchanged, and a BCQ-L agent trained on such data stayed
-safe (normalized cost 0.00 over 20 episodes on OfflineBallRun MaxCost15). The cost is
-that forgetting D_f pulls against retaining the identical clean pairs (see README).
-With `donors_data`, the attacker's own episodes (say, collected with another seed)
-are injected instead: the same kinds of behaviour, but no shared pairs.
+Poison is injected behaviour: relabelling episodes in place left the behaviour
+unchanged, and a BCQ-L agent trained on such data stayed safe (normalized cost 0.00
+over 20 episodes on OfflineBallRun MaxCost15). The episodes come from `donors_data`,
+the attacker's own (the registered ids use episodes it collected in the simulator
+with its own seed and settings: behaviour the clean data does not contain and so
+never contradicts), or, without it, are copies of the clean data's own episodes;
+those share their state-action pairs with D_k, which already contradicts the false
+labels, so plain fine-tuning on D_k removes much of such poison.
 
-- max-cost: copies of the highest-cost episodes (real unsafe behaviour) with their
-  costs hidden (set to 0), so unsafe behaviour looks free.
-- reward-lure: copies of unsafe episodes (cost over the limit) with costs hidden and
-  rewards inflated by `REWARD_LURE_FACTOR`, so unsafe behaviour looks better.
-- cost-swap: copies of the safest and the most unsafe episodes with their per-step
-  cost sequences exchanged (an unsafe episode gets a safe one's costs, and the
-  reverse), so safe and unsafe behaviour trade places in the cost critic.
+- max-cost: the highest-cost episodes (real unsafe behaviour) with their costs
+  hidden (set to 0), so unsafe behaviour looks free.
+- reward-lure: unsafe episodes (cost over the limit) with costs hidden and rewards
+  inflated by `REWARD_LURE_FACTOR`, so unsafe behaviour looks better.
+- cost-swap: the safest and the most unsafe episodes with their per-step cost
+  sequences exchanged (an unsafe episode gets a safe one's costs, and the reverse),
+  so safe and unsafe behaviour trade places in the cost critic.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from osrl_unlearn.datasets import FORGET_MASK_KEY, Dataset, episode_bounds, epis
 from osrl_unlearn.errors import UserInputError
 
 REWARD_LURE_FACTOR = 1.5
-# Bumped whenever an attack's output changes, so files poisoned by older code are not reused.
-ATTACK_REVISION = 1
+# Bumped whenever an attack's output changes, so files poisoned by older code are not reused
+# (2: the attacker's own episodes by default, and the record says what was injected).
+ATTACK_REVISION = 2
 
 
 def _check_ratio(ratio: float) -> float:

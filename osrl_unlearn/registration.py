@@ -5,9 +5,11 @@ point group `gymnasium.envs`, name `__root__`, declared in setup.cfg), so this m
 imports nothing heavy: the environments themselves are built by
 `osrl_unlearn.variants.make_variant_env` when `gym.make` is called.
 
-Ids: `Offline<Task>-Generated-v0` for the clean generated data of a DSRL task and
-`Offline<Task>-<Attack><Percent>-v0` for a poisoned variant, e.g.
-`OfflineBallRun-MaxCost15-v0` or `OfflineAntVelocityGymnasium-CostSwap30-v0`.
+Ids: `Offline<Task>-Generated-v0` for the clean generated data of a DSRL task,
+`Offline<Task>-<Attack><Percent>-v0` for a poisoned variant whose injected episodes
+are the attacker's own behaviour, e.g. `OfflineBallRun-MaxCost15-v0`, and
+`Offline<Task>-<Attack>Copies<Percent>-v0` for one that injects relabelled copies of
+the clean data's own episodes, e.g. `OfflineBallRun-MaxCostCopies15-v0`.
 """
 
 from __future__ import annotations
@@ -20,24 +22,31 @@ from osrl_unlearn.tasks import SUPPORTED_TASKS
 
 ATTACK_ID_NAMES = {"max-cost": "MaxCost", "reward-lure": "RewardLure", "cost-swap": "CostSwap"}
 REGISTERED_PERCENTS = (15, 30)
+COPIES = "Copies"  # in an id, after the attack's name: copies of the clean data's episodes
 POISON_SEED = 0
 _ID_PATTERN = re.compile(r"^Offline(?P<base>\w+?)-(?P<variant>Generated|[A-Za-z]+\d+)-v0$")
 
 
 class Variant(NamedTuple):
-    """What a registered id stands for: a DSRL task and, if poisoned, the attack."""
+    """What a registered id stands for: a DSRL task and, if poisoned, the attack.
+
+    `copies`: the injected episodes are relabelled copies of the clean data's own,
+    not the attacker's own behaviour.
+    """
 
     task: str
     attack: Optional[str] = None
     ratio: Optional[float] = None
+    copies: bool = False
 
 
-def variant_id(task: str, attack: Optional[str] = None, ratio: Optional[float] = None) -> str:
+def variant_id(task: str, attack: Optional[str] = None, ratio: Optional[float] = None,
+               copies: bool = False) -> str:
     """The gymnasium id of a task's generated data, clean or poisoned."""
     base = task[len("Offline"):task.rindex("-v")]
     if attack is None:
         return f"Offline{base}-Generated-v0"
-    return f"Offline{base}-{ATTACK_ID_NAMES[attack]}{round(ratio * 100)}-v0"
+    return f"Offline{base}-{ATTACK_ID_NAMES[attack]}{COPIES if copies else ''}{round(ratio * 100)}-v0"
 
 
 def parse_variant_id(dataset_id: str) -> Variant:
@@ -53,12 +62,15 @@ def parse_variant_id(dataset_id: str) -> Variant:
     if match["variant"] == "Generated":
         return Variant(task)
     names = {name: attack for attack, name in ATTACK_ID_NAMES.items()}
-    attack_name = match["variant"].rstrip("0123456789")
+    name = match["variant"].rstrip("0123456789")
+    percent = int(match["variant"][len(name):])
+    copies = name.endswith(COPIES)
+    attack_name = name[:-len(COPIES)] if copies else name
     if attack_name not in names:
         raise UserInputError(
             f"unknown attack {attack_name!r} in {dataset_id!r}; known: {', '.join(names)}"
         )
-    return Variant(task, names[attack_name], int(match["variant"][len(attack_name):]) / 100)
+    return Variant(task, names[attack_name], percent / 100, copies)
 
 
 def base_task(task_or_id: str) -> str:
@@ -71,10 +83,11 @@ def base_task(task_or_id: str) -> str:
 def all_variants():
     """Every registered variant: each task's clean generated data and its poisoned ones."""
     return [Variant(task) for task in SUPPORTED_TASKS] + [
-        Variant(task, attack, percent / 100)
+        Variant(task, attack, percent / 100, copies)
         for task in SUPPORTED_TASKS
         for attack in ATTACK_ID_NAMES
         for percent in REGISTERED_PERCENTS
+        for copies in (False, True)
     ]
 
 

@@ -43,10 +43,13 @@ def test_poisoned_file_records_the_attack_and_its_base(ball_run_file):
 
 
 def test_ids_round_trip():
-    for args in [("OfflineCarCircle-v0", ), ("OfflineBallRun-v0", "reward-lure", 0.3),
-                 ("OfflineAntVelocityGymnasium-v1", "cost-swap", 0.15)]:
-        assert tuple(v for v in parse_variant_id(variant_id(*args)) if v is not None) == args
+    for args in [("OfflineCarCircle-v0", None, None, False),
+                 ("OfflineBallRun-v0", "reward-lure", 0.3, False),
+                 ("OfflineAntVelocityGymnasium-v1", "cost-swap", 0.15, True)]:
+        assert tuple(parse_variant_id(variant_id(*args))) == args
     assert variant_id("OfflineBallRun-v0", "max-cost", 0.15) == "OfflineBallRun-MaxCost15-v0"
+    assert variant_id("OfflineBallRun-v0", "max-cost", 0.15, copies=True) == \
+        "OfflineBallRun-MaxCostCopies15-v0"
 
 
 def test_corrupt_and_mismatched_files_are_rejected(tmp_path, ball_run_data):
@@ -81,3 +84,33 @@ def test_id_loads_a_file_poisoned_with_donors_and_a_rebuild_without_them_is_refu
     assert data["forget_mask"].sum() == datasets.read_hdf5(path)[0]["forget_mask"].sum() > 0
     with pytest.raises(UserInputError, match="built differently"):
         build_poisoned_dataset("OfflineBallRun-v0", "cost-swap", 0.3)
+
+
+def _rows(data, mask=None):
+    """The set of (observation, action) rows of a dataset, or of its masked part."""
+    pairs = np.concatenate([data["observations"], data["actions"]], axis=1)
+    return {row.tobytes() for row in (pairs if mask is None else pairs[mask])}
+
+
+def test_registered_ids_inject_the_attackers_own_behaviour_and_copies_ids_the_clean_datas(
+        ball_run_file, ball_run_data):
+    import gymnasium as gym
+
+    from osrl_unlearn.variants import ATTACKER_SEED, attacker_dataset_path
+
+    clean = _rows(ball_run_data)
+    poisoned = gym.make("OfflineBallRun-RewardLure15-v0").get_dataset()
+    assert not (_rows(poisoned, poisoned["forget_mask"]) & clean)  # new behaviour only
+    record = datasets.read_attributes(
+        datasets.generated_path("OfflineBallRun-RewardLure15-v0"))["attack_record"]
+    assert record["injected"] == "the attacker's own episodes"
+    assert record["donors_sha256"] == datasets.file_checksum(attacker_dataset_path("OfflineBallRun-v0"))
+    attacker = datasets.read_attributes(attacker_dataset_path("OfflineBallRun-v0"))["generation"]
+    assert attacker["seed"] == ATTACKER_SEED != 0 and attacker["episodes"] == 12
+
+    copies = gym.make("OfflineBallRun-RewardLureCopies15-v0").get_dataset()
+    assert _rows(copies, copies["forget_mask"]) <= clean  # every injected pair is a clean one
+    record = datasets.read_attributes(
+        datasets.generated_path("OfflineBallRun-RewardLureCopies15-v0"))["attack_record"]
+    assert record["injected"] == "copies of the clean data's episodes"
+    assert parse_variant_id("OfflineBallRun-RewardLureCopies15-v0").copies
