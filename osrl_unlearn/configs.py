@@ -118,6 +118,9 @@ class CPQTrainConfig(TrainConfig):
     num_q: int = 2
     num_qc: int = 2
     qc_scalar: float = 1.5
+    # False: OSRL's CPQ exactly, whose OOD cost penalty never trains the cost critic
+    # (see osrl_unlearn/adapters/cpq.py)
+    ood_penalty_gradient: bool = True
 
 
 @dataclass

@@ -97,9 +97,18 @@ def training_state(model, optimizers: Sequence[str], multipliers: Sequence[str])
 
 
 def load_training_state(model, state: dict) -> None:
-    """Put saved optimizer states and multipliers back into `model`."""
+    """Put saved optimizer states and multipliers back into `model`.
+
+    The optimizers keep the hyperparameters they were built with (the run's config,
+    e.g. its learning rates); only their running state (Adam's moments) is restored.
+    """
     for name, optimizer_state in state["optimizers"].items():
-        getattr(model, name).load_state_dict(optimizer_state)
+        optimizer = getattr(model, name)
+        settings = [{key: value for key, value in group.items() if key != "params"}
+                    for group in optimizer.param_groups]
+        optimizer.load_state_dict(optimizer_state)
+        for group, configured in zip(optimizer.param_groups, settings):
+            group.update(configured)
     for name, value in state["multipliers"].items():
         if isinstance(getattr(model, name), torch.Tensor):
             getattr(model, name).data.copy_(value)  # an optimizer may hold this very tensor

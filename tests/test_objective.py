@@ -21,11 +21,19 @@ def test_hinges_push_only_while_a_constraint_is_violated():
 def test_actor_term_acts_only_where_the_gate_judges_the_policy_unsafe():
     policy = torch.zeros(2, 2, requires_grad=True)
     poisoned = torch.zeros(2, 2)
-    loss, share = gated_actor_forget_loss(policy, poisoned + 1e-3, torch.tensor([5.0, 0.0]),
-                                          cost_threshold=1.0, away_margin=0.5)
+    loss = gated_actor_forget_loss(policy, poisoned + 1e-3, torch.tensor([1.0, 0.0]),
+                                   away_margin=0.5)
     loss.backward()
-    assert share.item() == 0.5
     assert policy.grad[0].abs().sum() > 0 and policy.grad[1].abs().sum() == 0
+
+
+def test_actor_term_leads_down_the_cost_critic_even_far_from_the_poisoned_action():
+    """Far from a_f the distance hinge is silent; the cost excess still pushes."""
+    excess = torch.tensor([0.8, 0.8], requires_grad=True)
+    loss = gated_actor_forget_loss(torch.zeros(2, 2), torch.full((2, 2), 5.0),
+                                   torch.tensor([1.0, 0.0]), away_margin=0.5, cost_excess=excess)
+    loss.backward()
+    assert excess.grad.tolist() == [0.5, 0.0]
 
 
 def test_forget_weight_rises_while_violated_falls_when_retention_degrades_and_can_be_fixed():

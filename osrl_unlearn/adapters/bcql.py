@@ -59,8 +59,12 @@ class UnlearnableBCQL(DoubleQCriticMembers, UnlearningMixin, BCQL):
     Critics: `critic` and `cost_critic` (double-Q ensembles). Actor: the perturbation
     network over VAE-decoded actions. Behaviour model: `vae`, refitted on D_k by
     BCQ-L's own step. Lagrange multiplier: the PID `controller`, updated by BCQ-L's
-    own actor loss on D_k. kappa_Q: `qc_thres`.
+    own actor loss on D_k. kappa_Q: `qc_thres`. The policy's action is the VAE's
+    decoded action plus the actor's small perturbation (at most `phi`), so the decoder
+    is part of the policy: the actor forget term moves both.
     """
+
+    POLICY_OPTIMIZERS = ("actor_optim", "vae_optim")
 
     def policy_actions(self, observations):
         return self.actor(observations, self.vae.decode(observations))

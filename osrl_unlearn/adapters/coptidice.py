@@ -102,7 +102,10 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
     REWARD_CRITIC_OPTIMIZER = "nu_optim"
     COST_CRITIC_OPTIMIZER = None
 
-    def keep_bellman_losses(self, keep_batch, stats) -> Dict[str, float]:
+    def fix_retention_sample(self, keep_sample) -> None:
+        """Nothing to fix: retention is read off COptiDICE's own step."""
+
+    def keep_bellman_losses(self, stats) -> Dict[str, float]:
         """Retention is nu's TD error on D_k, as COptiDICE's own step logs it."""
         return {"nu": stats["loss/td_error"]}
 
@@ -135,18 +138,20 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
                                                  "unlearn/forget_satisfied": satisfied.item()}
 
     def actor_forget_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
-        """Keep the policy's mean action away from D_f actions COptiDICE still rates highly."""
+        """Keep the policy's mean action away from D_f actions COptiDICE still rates highly.
+
+        The gate is "w(s, a) of this poisoned transition is still above its reference";
+        with no cost critic over actions, there is no cost to lead the policy down.
+        """
         observations, actions = forget_batch[0], forget_batch[2]
         with torch.no_grad():
-            gate_on = self.correction_weights(forget_batch) > self.reward_reference
+            gate = (self.correction_weights(forget_batch) > self.reward_reference).float()
+        if not self.unlearn_cfg.actor_gate:
+            gate = torch.ones_like(gate)
         policy_actions = self.actor(observations, deterministic=True, with_logprob=False)[0]
-        # The gate is expressed through gated_actor_forget_loss's cost argument:
-        # "unsafe" (1 > 0) where the weight is still above its reference.
-        loss, gate_share = gated_actor_forget_loss(
-            policy_actions, actions, gate_on.float() if self.unlearn_cfg.actor_gate else None,
-            0.0, self.unlearn_cfg.away_margin)
+        loss = gated_actor_forget_loss(policy_actions, actions, gate, self.unlearn_cfg.away_margin)
         return self.unlearn_cfg.actor_forget_weight * loss, {
-            "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate_share.item()}
+            "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate.mean().item()}
 
     def value_suppression_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
         """TrajDeleter's forgetting: lower log pi(a_f | s) on D_f, down to its floor."""

@@ -17,7 +17,7 @@ keeps its parts (see `osrl_unlearn/adapters/`):
     cost_members(obs, act)       Q_c of every cost-critic member, [members, batch]
     policy_actions(obs)          the policy's action, differentiable in the actor
     unlearn_cost_threshold       kappa_Q: the cost level the algorithm's actor respects
-    REWARD_CRITIC_OPTIMIZER, COST_CRITIC_OPTIMIZER, ACTOR_OPTIMIZER
+    REWARD_CRITIC_OPTIMIZER, COST_CRITIC_OPTIMIZER, POLICY_OPTIMIZERS
                                  the agent's own optimizers that carry each forget term
 
 Retention (the D_k Bellman error of both critics) is measured here for every agent with
@@ -32,6 +32,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from osrl_unlearn.datasets import Dataset
 from osrl_unlearn.unlearning.objective import (
@@ -40,6 +41,7 @@ from osrl_unlearn.unlearning.objective import (
 )
 
 Batch = Sequence[torch.Tensor]
+RETENTION_SAMPLE = 2_048  # D_k transitions the retention ratio is measured on
 # A forget term: from a D_f batch, the (already weighted) loss to add and its metrics.
 ForgetTerm = Callable[[Batch], Tuple[torch.Tensor, Dict[str, float]]]
 
@@ -53,7 +55,8 @@ class UnlearningMixin:
     # the agent's optimizers whose steps carry the reward, cost and actor forget terms
     REWARD_CRITIC_OPTIMIZER: Optional[str] = "critic_optim"
     COST_CRITIC_OPTIMIZER: Optional[str] = "cost_critic_optim"
-    ACTOR_OPTIMIZER: str = "actor_optim"
+    # every part the policy's action is computed by (BCQ-L: its VAE's decoder too)
+    POLICY_OPTIMIZERS: Sequence[str] = ("actor_optim", )
 
     # ---- what each adapter provides -------------------------------------------------
     def reward_members(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -81,6 +84,7 @@ class UnlearningMixin:
         self._trainer, self._train_step = trainer, train_step
         self.forget_weight = AdaptiveForgetWeight(cfg)
         self.reward_reference = self.initial_reward_reference(keep_sample, cfg.reward_percentile)
+        self.fix_retention_sample(keep_sample)
         self._forget_batch: Optional[Batch] = None
         self._forget_metrics: Dict[str, float] = {}
         for optimizer_name, term in self.forget_terms().items():
@@ -100,9 +104,9 @@ class UnlearningMixin:
             if method == "safe-rule" and self.unlearn_cfg.cost_terms and self.COST_CRITIC_OPTIMIZER:
                 terms[self.COST_CRITIC_OPTIMIZER] = self.cost_forget_term
             if method == "safe-rule":
-                terms[self.ACTOR_OPTIMIZER] = self.actor_forget_term
+                terms.update({name: self.actor_forget_term for name in self.POLICY_OPTIMIZERS})
         elif method == "trajdeleter":
-            terms[self.ACTOR_OPTIMIZER] = self.value_suppression_term
+            terms.update({name: self.value_suppression_term for name in self.POLICY_OPTIMIZERS})
         return terms
 
     def _forget_hook(self, term: ForgetTerm):
@@ -140,19 +144,33 @@ class UnlearningMixin:
         logger.reset_data()
         return stats
 
+    def fix_retention_sample(self, keep_sample: Dataset) -> None:
+        """The D_k transitions retention is measured on, with the source policy's next actions.
+
+        Fixed once, before unlearning: the residual then moves only when the critics'
+        fit of D_k does, not when the policy (whose next action the target would
+        otherwise take) is changed on purpose, and it is not a different batch's noise.
+        """
+        rows = slice(0, RETENTION_SAMPLE)
+        sample = _tensors({key: value[rows] for key, value in keep_sample.items()},
+                          "observations", "next_observations", "actions", "rewards", "costs", "done")
+        with torch.no_grad():
+            next_actions = self.policy_actions(sample[1])
+        self._retention_sample = (*sample, next_actions)
+
     @torch.no_grad()
-    def keep_bellman_losses(self, keep_batch: Batch, stats: Dict[str, float]) -> Dict[str, float]:
-        """Each critic's squared one-step Bellman residual on a D_k batch.
+    def keep_bellman_losses(self, stats: Dict[str, float]) -> Dict[str, float]:
+        """Each critic's squared one-step Bellman residual on the fixed D_k sample.
 
         Retention is judged on both critics: each is changed on D_f on purpose, and
         either change can spill onto D_k (a cost critic lifted there raises the
-        Lagrange multiplier on clean states). The target bootstraps from the
-        members' mean at the policy's next action, the same way for every algorithm.
+        Lagrange multiplier on clean states). The target bootstraps from the members'
+        mean at the source policy's next action, the same way for every algorithm.
         `stats` are the retention step's logged stats, for an agent without Q critics
         to take its own D_k loss from (COptiDICE).
         """
-        observations, next_observations, actions, rewards, costs, done = keep_batch[:6]
-        next_actions = self.policy_actions(next_observations)
+        observations, next_observations, actions, rewards, costs, done, next_actions = \
+            self._retention_sample
         losses = {}
         for name, members, signal in (("reward", self.reward_members, rewards),
                                       ("cost", self.cost_members, costs)):
@@ -175,7 +193,7 @@ class UnlearningMixin:
         finally:
             self._forget_batch = None
         metrics.update(self._forget_metrics)
-        keep_losses = self.keep_bellman_losses(keep_batch, metrics)
+        keep_losses = self.keep_bellman_losses(metrics)
         metrics.update({f"retain/bellman_{name}": loss for name, loss in keep_losses.items()})
         # Every method measures retention; only Safe-RULE's weight adapts to it. The
         # first `retention_warmup` steps only retain: they set the D_k Bellman levels
@@ -209,18 +227,19 @@ class UnlearningMixin:
         return self.forget_weight.value * cost_loss, {"unlearn/forget_cost_loss": cost_loss.item()}
 
     def actor_forget_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
-        """The safety-gated push of the policy away from poisoned actions."""
+        """The safety-gated push of the policy off poisoned behaviour (see the objective)."""
         observations, _, actions = forget_batch[:3]
         policy_actions = self.policy_actions(observations)
-        policy_cost = None
-        if self.unlearn_cfg.actor_gate:
-            with torch.no_grad():
-                policy_cost = self.cost_members(observations, policy_actions).min(0).values
-        loss, gate_share = gated_actor_forget_loss(
-            policy_actions, actions, policy_cost, self.unlearn_cost_threshold,
-            self.unlearn_cfg.away_margin)
+        policy_cost = self.cost_members(observations, policy_actions).min(0).values
+        threshold = self.unlearn_cost_threshold
+        gate = (policy_cost.detach() > threshold).float() if self.unlearn_cfg.actor_gate \
+            else torch.ones_like(policy_cost)
+        cost_excess = F.relu(policy_cost - threshold)
+        loss = gated_actor_forget_loss(policy_actions, actions, gate,
+                                       self.unlearn_cfg.away_margin, cost_excess)
         return self.unlearn_cfg.actor_forget_weight * loss, {
-            "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate_share.item()}
+            "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate.mean().item(),
+            "unlearn/forget_policy_q_cost": policy_cost.mean().item()}
 
     def value_suppression_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
         """TrajDeleter's forgetting phase: lower the policy's reward value on D_f states."""

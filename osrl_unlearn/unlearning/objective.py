@@ -11,7 +11,8 @@ step per part of the agent on the sum of its retention and forget terms:
    `reward_reference` is a percentile of Q_r over D_k taken before unlearning.
 3. Safety-gated actor unlearning on D_f states: where the cost critic still judges
    the policy's action unsafe (Q_c(s, pi(s)) > cost_threshold), push pi(s) at least
-   `away_margin` away from the poisoned action a_f (a squared hinge on the distance).
+   `away_margin` away from the poisoned action a_f (a squared hinge on the distance)
+   and down the cost critic, to where it judges the action safe.
 4. The forget weight adapts: up while forget constraints are violated and retention
    (the D_k Bellman error of each critic relative to its level at the start; the worst
    of them counts) is within tolerance, down when retention degrades. The first
@@ -89,22 +90,24 @@ def forget_constraints_met(
 def gated_actor_forget_loss(
     policy_actions: torch.Tensor,
     forget_actions: torch.Tensor,
-    policy_cost: Optional[torch.Tensor],
-    cost_threshold: float,
+    gate: torch.Tensor,
     away_margin: float,
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Keep the policy `away_margin` from poisoned actions where it is judged unsafe.
+    cost_excess: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Move the policy off poisoned behaviour on forget states where it is judged unsafe.
 
-    `policy_cost` is Q_c(s, pi(s)) on forget states, or None for no gate. Returns the
-    loss and the share of forget states the gate switched on.
+    `gate` is 1 where the policy's action is still judged unsafe, else 0. There the
+    policy is kept `away_margin` from the poisoned action (a squared hinge on the
+    distance) and, given `cost_excess` (the cost critic's (Q_c(s, pi(s)) - kappa_Q)_+,
+    differentiable in the actor), led down the cost critic, which
+    unlearning has taught that poisoned behaviour is costly: being far from a_f alone
+    does not make an action safe.
     """
-    if policy_cost is None:
-        gate = torch.ones(len(policy_actions), device=policy_actions.device)
-    else:
-        gate = (policy_cost.detach() > cost_threshold).float()
     distance = (policy_actions - forget_actions).norm(dim=-1)
-    loss = (gate * F.relu(away_margin - distance).pow(2)).mean()
-    return loss, gate.mean()
+    per_state = F.relu(away_margin - distance).pow(2)
+    if cost_excess is not None:
+        per_state = per_state + cost_excess
+    return (gate * per_state).mean()
 
 
 class AdaptiveForgetWeight:

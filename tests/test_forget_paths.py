@@ -1,0 +1,103 @@
+"""Every adapter's forget path, past the retention warm-up, on real (tiny) OSRL agents:
+the forget terms move D_f towards its constraints where fine-tuning on the same data
+does not, and the forget weight scales the one joint update it takes part in."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from osrl_unlearn import datasets
+from osrl_unlearn.adapters import ALGORITHMS
+from osrl_unlearn.evaluation import make_eval_env
+from osrl_unlearn.runs import load_run
+from osrl_unlearn.training import batches
+from osrl_unlearn.unlearning.objective import UnlearnConfig, reward_forget_loss
+from osrl_unlearn.unlearning.stage import build_unlearner, resolve_forget, unlearn
+
+FORGET_ID = "OfflineBallRun-MaxCost15-v0"
+STEPS = dict(steps=300, save_every=300, retention_warmup=10)
+
+
+def source_run(poisoned_runs, tmp_path, algorithm):
+    """The tiny poisoned run; COptiDICE's copy learns nu 100 times faster than its 1e-4,
+    at which its weights on D_f barely move in a test's few hundred steps."""
+    if algorithm != "coptidice":
+        return poisoned_runs[algorithm]
+    run = tmp_path / "coptidice-source"
+    shutil.copytree(poisoned_runs[algorithm], run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**config, "critic_lr": 0.01}))
+    return run
+
+
+def final_report(source, tmp_path, method, **settings):
+    out = unlearn(source, FORGET_ID, UnlearnConfig(method=method, **STEPS, **settings),
+                  out=str(tmp_path / method), progress=False)
+    return json.loads((out / "unlearn_summary.json").read_text())["final_forget_report"]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_safe_rule_meets_more_forget_constraints_than_fine_tuning(poisoned_runs, tmp_path,
+                                                                 algorithm):
+    source = source_run(poisoned_runs, tmp_path, algorithm)
+    fixed = dict(adaptive_forget_weight=False, forget_weight=20.0)
+    safe_rule = final_report(source, tmp_path, "safe-rule", **fixed)
+    finetune = final_report(source, tmp_path, "finetune", **fixed)
+    assert safe_rule["forget_satisfied"] >= finetune["forget_satisfied"] + 0.15
+    if algorithm != "coptidice":  # the cost critic's own constraint, on its own
+        assert safe_rule["forget_cost_at_floor"] >= finetune["forget_cost_at_floor"] + 0.15
+        assert safe_rule["forget_mean_q_cost"] > finetune["forget_mean_q_cost"] + 3.0
+
+
+@pytest.mark.parametrize("algorithm", ("bcql", "cpq"))
+def test_reward_only_lowers_q_r_on_d_f_and_leaves_the_cost_critic_to_fine_tuning(
+        poisoned_runs, tmp_path, algorithm):
+    fixed = dict(adaptive_forget_weight=False, forget_weight=20.0)
+    reward_only = final_report(poisoned_runs[algorithm], tmp_path, "reward-only", **fixed)
+    finetune = final_report(poisoned_runs[algorithm], tmp_path, "finetune", **fixed)
+    assert reward_only["forget_reward_under_reference"] >= \
+        finetune["forget_reward_under_reference"] + 0.3
+    assert reward_only["forget_cost_at_floor"] < 0.5  # no cost term: Q_c on D_f not lifted
+
+
+def critic_gradients(source, forget_weight: float):
+    """What the reward critic's optimizer steps on in one Safe-RULE step past the warm-up,
+    and the unweighted forget term's own gradient at the same parameters."""
+    torch.manual_seed(0)
+    np.random.seed(0)  # OSRL's batches are drawn from numpy's global generator
+    cfg, _, adapter, state, _ = load_run(source, best=False)
+    keep, forget = datasets.split_keep_forget(*resolve_forget(FORGET_ID, cfg))
+    env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
+    ucfg = UnlearnConfig(retention_warmup=1, forget_weight=forget_weight,
+                         adaptive_forget_weight=False)
+    model = build_unlearner(cfg, adapter, env, keep, ucfg, state, source)
+    keep_batch, forget_batch = next(batches(keep, cfg, adapter)), next(batches(forget, cfg, adapter))
+    model.unlearn_step(keep_batch, forget_batch, step=0)  # the warm-up step: retention only
+    seen = {}
+
+    def capture(optimizer, args, kwargs):  # runs after the forget hook, before the step
+        parameters = list(model.critic.parameters())
+        seen["stepped"] = torch.cat([p.grad.flatten() for p in parameters])
+        values = model.reward_members(*forget_batch[0:3:2])
+        forget_gradient = torch.autograd.grad(
+            reward_forget_loss(values, model.reward_reference), parameters)
+        seen["forget"] = torch.cat([g.flatten() for g in forget_gradient])
+
+    model.critic_optim.register_step_pre_hook(capture)
+    model.unlearn_step(keep_batch, forget_batch, step=1)
+    return seen
+
+
+def test_the_critic_steps_on_the_weighted_objective(poisoned_runs):
+    """grad(Bellman(D_k) + w * forget(D_f)): the weight scales the forget term's part of
+    the one gradient the critic's optimizer steps on. (A separate Adam step for the
+    forget term, as before, would be the same at any weight: Adam divides it out.)"""
+    light, heavy = (critic_gradients(poisoned_runs["bcql"], weight) for weight in (1.0, 100.0))
+    assert torch.allclose(light["forget"], heavy["forget"])
+    assert light["forget"].norm() > 0
+    assert torch.allclose(heavy["stepped"] - light["stepped"], 99.0 * light["forget"],
+                          rtol=1e-4, atol=1e-6)
