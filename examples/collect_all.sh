@@ -12,14 +12,16 @@ for task in OfflineBallRun-v0 OfflineCarRun-v0 OfflineBallCircle-v0 OfflineCarCi
   file=$(.venv/bin/python -c "from osrl_unlearn.variants import base_dataset_path; print(base_dataset_path('$task'))")
   [ -f "$file" ] || .venv/bin/osrl-unlearn collect --task "$task" --episodes "$episodes" --seed 0 >/dev/null
   .venv/bin/python - "$task" "$file" "$OUT" <<'PY'
-import json, shutil, sys
+import json, sys
 from pathlib import Path
 from osrl_unlearn.collect import summarise
 from osrl_unlearn.datasets import read_hdf5
+from osrl_unlearn.plots import plot_dataset
 task, file, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-summary = {"task": task, **summarise(read_hdf5(file)[0], 10.0)}
+data = read_hdf5(file)[0]  # the file may have been collected by the bench, without a picture
+summary = {"task": task, **summarise(data, 10.0)}
 (out / f"{task}.json").write_text(json.dumps(summary, indent=2))
-shutil.copy(file.with_suffix(".png"), out / f"{task}.png")
+plot_dataset(data, 10.0, f"{task} (generated)", out / f"{task}.png")
 print(json.dumps(summary))
 PY
 done

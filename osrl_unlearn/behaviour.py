@@ -33,6 +33,12 @@ ANT_CONTROL_DT = 0.05
 # imitates the clean data stays under the cost limit (BCQ-L's actor only perturbs
 # actions drawn from its behaviour model), and injected poison visibly shifts it.
 UNSAFE_FRACTION = 0.1
+# Safe settings' ranges. The car tracks speed and path less tightly than the ball (it
+# overshoots), so its safe settings keep further from the limits: with the ball's
+# ranges, 10% of CarRun's and 17% of CarCircle's safe-setting episodes went over the
+# cost limit (40 and 60 episodes tried), with these none did.
+SAFE_SPEED_RATIO = {"ball": (0.3, 0.8), "car": (0.3, 0.65)}
+SAFE_RADIUS = {"ball": (3.0, 5.9), "car": (3.0, 5.0)}
 
 
 @dataclass
@@ -44,12 +50,14 @@ class BehaviourKnobs:
     noise: float  # std of Gaussian noise added to every action
 
     @staticmethod
-    def sample(rng: np.random.Generator, unsafe_fraction: float = UNSAFE_FRACTION) -> "BehaviourKnobs":
+    def sample(rng: np.random.Generator, unsafe_fraction: float = UNSAFE_FRACTION,
+               agent: str = "ball") -> "BehaviourKnobs":
         """Draw a setting: mostly safe and slow, sometimes fast or wide and unsafe."""
         unsafe = rng.random() < unsafe_fraction
         return BehaviourKnobs(
-            speed_ratio=float(rng.uniform(1.0, 1.7) if unsafe else rng.uniform(0.3, 0.8)),
-            radius=float(rng.uniform(6.2, 8.5) if unsafe else rng.uniform(3.0, 5.9)),
+            speed_ratio=float(rng.uniform(1.0, 1.7) if unsafe
+                              else rng.uniform(*SAFE_SPEED_RATIO[agent])),
+            radius=float(rng.uniform(6.2, 8.5) if unsafe else rng.uniform(*SAFE_RADIUS[agent])),
             noise=float(rng.uniform(0.0, 0.3)),
         )
 

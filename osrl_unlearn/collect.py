@@ -29,7 +29,7 @@ def collect(task: str, episodes: int, seed: int = 0, progress: bool = True,
     rng = np.random.default_rng(seed)
     columns = defaultdict(list)
     for episode in trange(episodes, desc=f"Collecting {task}", disable=not progress):
-        knobs = BehaviourKnobs.sample(rng, unsafe_fraction)
+        knobs = BehaviourKnobs.sample(rng, unsafe_fraction, "car" if "Car" in task else "ball")
         # The Bullet tasks draw their start state from numpy's global generator.
         np.random.seed(seed * 100_003 + episode)
         observation, _ = env.reset(seed=seed * 100_003 + episode)

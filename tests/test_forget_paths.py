@@ -101,3 +101,26 @@ def test_the_critic_steps_on_the_weighted_objective(poisoned_runs):
     assert light["forget"].norm() > 0
     assert torch.allclose(heavy["stepped"] - light["stepped"], 99.0 * light["forget"],
                           rtol=1e-4, atol=1e-6)
+
+
+def decoder_after_one_forget_step(source, actor_forget_weight: float) -> torch.Tensor:
+    """BCQ-L's VAE decoder after one Safe-RULE step past the warm-up, gate off."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+    cfg, _, adapter, state, _ = load_run(source, best=False)
+    keep, forget = datasets.split_keep_forget(*resolve_forget(FORGET_ID, cfg))
+    env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
+    ucfg = UnlearnConfig(retention_warmup=1, actor_gate=False,
+                         actor_forget_weight=actor_forget_weight)
+    model = build_unlearner(cfg, adapter, env, keep, ucfg, state, source)
+    keep_batch, forget_batch = next(batches(keep, cfg, adapter)), next(batches(forget, cfg, adapter))
+    for step in range(2):
+        model.unlearn_step(keep_batch, forget_batch, step)
+    return torch.cat([p.detach().flatten() for p in model.vae.d1.parameters()])
+
+
+def test_bcql_actor_forget_term_moves_its_decoder_too(poisoned_runs):
+    """BCQ-L's action is the decoded action plus at most phi: the term reaches the decoder."""
+    with_term, without = (decoder_after_one_forget_step(poisoned_runs["bcql"], weight)
+                          for weight in (1.0, 0.0))
+    assert not torch.equal(with_term, without)

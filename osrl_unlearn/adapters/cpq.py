@@ -9,8 +9,7 @@ critic's loss near 1,200) and the actor, which keeps to actions whose Q_c is und
 the threshold, finds unseen actions the cost critic rates safe: trained on clean
 data it was as unsafe as the unsafe behaviour (episode cost 77-92 against a limit of 10).
 `ood_penalty_gradient` (default on) lets the penalty train the cost critic, as in the
-CPQ paper, as a hinge that stops pushing once the threshold is met; off, the agent
-is OSRL's CPQ exactly. The modules, and so the checkpoints,
+CPQ paper; off, the agent is OSRL's CPQ exactly. The modules, and so the checkpoints,
 are OSRL's either way.
 """
 
@@ -19,7 +18,6 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from osrl.algorithms import CPQ, CPQTrainer
 
 from osrl_unlearn.configs import CPQTrainConfig
@@ -61,11 +59,8 @@ class PenalisedCPQ(CPQ):
             out_of_distribution = (kl >= torch.quantile(kl, 0.75)).float()
         qc_sampled, _ = self.cost_critic.predict(stacked_observations, sampled_actions)
         qc_ood = (out_of_distribution * qc_sampled.reshape(samples, batch_size)).mean(0)
-        # A hinge: once Q_c(OOD) is at the threshold the penalty stops pushing. A plain
-        # -alpha * (Q_c(OOD) - qc_thres) keeps pushing at alpha's floor e^-5 and drove
-        # Q_c(OOD) to about 38,000 in 10,000 steps, the agent unsafe again (cost 61).
-        loss = self.cost_critic.loss(backup, qc_list) + self.log_alpha.exp() * F.relu(
-            self.qc_thres - qc_ood.mean())
+        loss = self.cost_critic.loss(backup, qc_list) - self.log_alpha.exp() * (
+            qc_ood.mean() - self.qc_thres)
         self.cost_critic_optim.zero_grad()
         loss.backward()
         self.cost_critic_optim.step()
