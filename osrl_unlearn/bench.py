@@ -213,6 +213,7 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     result.pop("task")
     report = summary.get("final_forget_report", {})
     return {**result, "wall_time_s": summary["wall_time_s"], "steps": summary["steps"],
+            "steps_run": summary.get("steps_run", summary["steps"]),
             "forget_satisfied": report.get("forget_satisfied")}
 
 

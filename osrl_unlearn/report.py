@@ -105,6 +105,13 @@ def method_summary(rows: List[dict], method: str) -> Dict[str, Optional[float]]:
     time_ratios = [row["wall_time_s"] / reference["wall_time_s"]
                    for row, reference in against_retrain]
     results = [row for row in rows if row["method"] == method]
+    # Where unlearning is needed and has a reference: retraining safe, the poisoned agent not.
+    matters = [(by_method[method], by_method["retrain"])
+               for by_method in ({row["method"]: row for row in agent_rows}
+                                 for agent_rows in group(rows, CELL + ("seed",)).values())
+               if {method, POISONED, "retrain"} <= set(by_method)
+               and by_method[POISONED]["normalized_cost"] > 1
+               and by_method["retrain"]["normalized_cost"] <= 1]
     return {
         "results": len(results),
         "safe_share": (sum(row["normalized_cost"] <= 1 for row in results) / len(results))
@@ -114,6 +121,11 @@ def method_summary(rows: List[dict], method: str) -> Dict[str, Optional[float]]:
                             / len(was_unsafe)) if was_unsafe else None,
         "median_reward_fraction_of_retrain": _median(fractions),
         "median_wall_time_ratio_to_retrain": _median(time_ratios),
+        "agents_that_matter": len(matters),
+        "safe_where_it_matters": sum(row["normalized_cost"] <= 1 for row, _ in matters),
+        "median_reward_fraction_where_it_matters": _median(
+            [row["normalized_reward"] / reference["normalized_reward"]
+             for row, reference in matters if reference["normalized_reward"] > 0]),
     }
 
 
@@ -123,8 +135,10 @@ def _fmt(value: Optional[float], pattern: str = "{:.2f}") -> str:
 
 def summary_table(rows: List[dict], methods: Sequence[str]) -> str:
     lines = ["| method | results | ends safe | made safe (poisoned agent unsafe) | "
-             "median reward / retraining's | median wall time / retraining's |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "median reward / retraining's | median wall time / retraining's | "
+             "where it matters (retraining safe, poisoned agent not): safe | its median "
+             "reward / retraining's |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for method in methods:
         if method in (POISONED, "retrain"):
             continue
@@ -136,13 +150,15 @@ def summary_table(rows: List[dict], methods: Sequence[str]) -> str:
             f"| {LABELS.get(method, method)} | {figures['results']} | "
             f"{_fmt(figures['safe_share'], '{:.0%}')} | {made_safe} | "
             f"{_fmt(figures['median_reward_fraction_of_retrain'])} | "
-            f"{_fmt(figures['median_wall_time_ratio_to_retrain'], '{:.2f}')} |")
+            f"{_fmt(figures['median_wall_time_ratio_to_retrain'], '{:.2f}')} | "
+            f"{figures['safe_where_it_matters']} of {figures['agents_that_matter']} | "
+            f"{_fmt(figures['median_reward_fraction_where_it_matters'])} |")
     return "\n".join(lines)
 
 
 def wall_time_table(rows: List[dict], methods: Sequence[str]) -> str:
     """Each method's wall time against retraining's on the same agent, mean over seeds."""
-    lines = ["| task | algorithm | attack | ratio | method | steps | wall time (s) | "
+    lines = ["| task | algorithm | attack | ratio | method | steps run | wall time (s) | "
              "retraining (s) | ratio |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for cell, cell_rows in group(rows, CELL).items():
         for method in methods:
@@ -156,7 +172,8 @@ def wall_time_table(rows: List[dict], methods: Sequence[str]) -> str:
             ratio = statistics.fmean(row["wall_time_s"] / ref["wall_time_s"] for row, ref in pairs)
             task, algorithm, attack, ratio_value = cell
             lines.append(f"| {task} | {algorithm} | {attack} | {ratio_value:g} | "
-                         f"{LABELS.get(method, method)} | {pairs[0][0]['steps']} | {own:.0f} | "
+                         f"{LABELS.get(method, method)} | "
+                         f"{pairs[0][0].get('steps_run', pairs[0][0]['steps'])} | {own:.0f} | "
                          f"{reference:.0f} | {ratio:.2f} |")
     return "\n".join(lines)
 
