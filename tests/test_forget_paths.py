@@ -4,6 +4,7 @@ does not, and the forget weight scales the one joint update it takes part in."""
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -64,19 +65,26 @@ def test_reward_only_lowers_q_r_on_d_f_and_leaves_the_cost_critic_to_fine_tuning
     assert reward_only["forget_cost_at_floor"] < 0.5  # no cost term: Q_c on D_f not lifted
 
 
-def critic_gradients(source, forget_weight: float):
-    """What the reward critic's optimizer steps on in one Safe-RULE step past the warm-up,
-    and the unweighted forget term's own gradient at the same parameters."""
+def warmed_up_unlearner(source, ucfg: UnlearnConfig):
+    """The source's unlearnable agent after one warm-up step (retention_warmup=1), seeded,
+    with the D_k and D_f batch it goes on with: from the next step on, it forgets."""
     torch.manual_seed(0)
     np.random.seed(0)  # OSRL's batches are drawn from numpy's global generator
     cfg, _, adapter, state, _ = load_run(source, best=False)
     keep, forget = datasets.split_keep_forget(*resolve_forget(FORGET_ID, cfg))
     env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
-    ucfg = UnlearnConfig(retention_warmup=1, forget_weight=forget_weight,
-                         adaptive_forget_weight=False)
-    model = build_unlearner(cfg, adapter, env, keep, ucfg, state, source)
+    model = build_unlearner(cfg, adapter, env, keep, replace(ucfg, retention_warmup=1), state,
+                            source)
     keep_batch, forget_batch = next(batches(keep, cfg, adapter)), next(batches(forget, cfg, adapter))
     model.unlearn_step(keep_batch, forget_batch, step=0)  # the warm-up step: retention only
+    return model, keep_batch, forget_batch
+
+
+def critic_gradients(source, forget_weight: float):
+    """What the reward critic's optimizer steps on in one Safe-RULE step past the warm-up,
+    and the unweighted forget term's own gradient at the same parameters."""
+    model, keep_batch, forget_batch = warmed_up_unlearner(
+        source, UnlearnConfig(forget_weight=forget_weight, adaptive_forget_weight=False))
     seen = {}
 
     def capture(optimizer, args, kwargs):  # runs after the forget hook, before the step
@@ -105,17 +113,9 @@ def test_the_critic_steps_on_the_weighted_objective(poisoned_runs):
 
 def decoder_after_one_forget_step(source, actor_forget_weight: float) -> torch.Tensor:
     """BCQ-L's VAE decoder after one Safe-RULE step past the warm-up, gate off."""
-    torch.manual_seed(0)
-    np.random.seed(0)
-    cfg, _, adapter, state, _ = load_run(source, best=False)
-    keep, forget = datasets.split_keep_forget(*resolve_forget(FORGET_ID, cfg))
-    env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
-    ucfg = UnlearnConfig(retention_warmup=1, actor_gate=False,
-                         actor_forget_weight=actor_forget_weight)
-    model = build_unlearner(cfg, adapter, env, keep, ucfg, state, source)
-    keep_batch, forget_batch = next(batches(keep, cfg, adapter)), next(batches(forget, cfg, adapter))
-    for step in range(2):
-        model.unlearn_step(keep_batch, forget_batch, step)
+    model, keep_batch, forget_batch = warmed_up_unlearner(
+        source, UnlearnConfig(actor_gate=False, actor_forget_weight=actor_forget_weight))
+    model.unlearn_step(keep_batch, forget_batch, step=1)
     return torch.cat([p.detach().flatten() for p in model.vae.d1.parameters()])
 
 
