@@ -20,7 +20,7 @@ step per part of the agent on the sum of its retention and forget terms:
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
