@@ -14,6 +14,8 @@ from conftest import run_cli
     (["poison", "--task", "OfflineBallRun-v0", "--attack", "max-cost", "--base", "/no/such.hdf5"],
      "not found"),
     (["poison", "--task", "OfflineCarRun-v0", "--attack", "max-cost"], "osrl-unlearn collect"),
+    (["poison", "--task", "OfflineBallRun-v0", "--attack", "max-cost", "--copies", "--donors",
+      "x.hdf5"], "not both"),
     (["step-cost", "--task", "OfflineBallRun-Generated-v0"], "must be a poisoned id"),
     (["step-cost", "--algorithm", "sac"], "unknown algorithm"),
     (["bench", "--config", "/no/such/grid.yaml"], "grid file not found"),
