@@ -52,3 +52,11 @@ def test_writing_never_replaces_an_existing_dataset(ball_run_file, ball_run_data
     with pytest.raises(UserInputError, match="already exists"):
         datasets.write_hdf5(ball_run_data, ball_run_file)
     assert datasets.file_checksum(ball_run_file) == before
+
+
+def test_an_unsafe_fraction_outside_zero_to_one_is_refused(tmp_path):
+    from osrl_unlearn.collect import collect_to_file
+
+    with pytest.raises(UserInputError, match="unsafe fraction"):
+        collect_to_file(SMALL_TASK, 1, tmp_path / "x.hdf5", unsafe_fraction=1.5)
+    assert not (tmp_path / "x.hdf5").exists()

@@ -200,7 +200,7 @@ class UnlearningMixin:
         # retention is measured against, before any forgetting moves them.
         ratio = self.forget_weight.retention_ratio(keep_losses)
         metrics["unlearn/retention_ratio"] = ratio
-        if forgetting and "unlearn/forget_satisfied" in metrics:
+        if forgetting and self.unlearn_cfg.method in ("safe-rule", "reward-only"):
             metrics["unlearn/forget_weight"] = self.forget_weight.update(
                 1.0 - metrics["unlearn/forget_satisfied"], ratio)
         return metrics
