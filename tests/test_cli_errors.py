@@ -36,3 +36,11 @@ def test_corrupt_base_file_gives_one_error_line(tmp_path, data_dir):
                      "--base", str(corrupt), "--out", str(tmp_path / "out.hdf5"))
     assert result.returncode == 2 and "not a readable HDF5" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_command_that_loads_the_simulators_prints_only_its_own_error(tmp_path):
+    """gymnasium-robotics' Adroit note, printed on every gymnasium import, is silenced."""
+    result = run_cli("eval", "--path", str(tmp_path / "no-run"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"osrl-unlearn eval: error: {tmp_path / 'no-run'} is not an OSRL run: no config.yaml there"]
