@@ -12,7 +12,17 @@ from osrl_unlearn.errors import UserInputError
 PATCH_DIR = Path(__file__).resolve().parent.parent / "patches"
 # Patches to installed packages: file name -> the package it patches (applied with -p1
 # inside the folder that holds the package).
-SITE_PATCHES = {"safety-gymnasium-0.4.0-py311-dataclasses.patch": "safety_gymnasium"}
+SITE_PATCHES = {
+    "safety-gymnasium-0.4.0-py311-dataclasses.patch": "safety_gymnasium",
+    # dsrl 0.1.0 downloads from a host that is gone; DSRL's repository moved its table
+    "dsrl-0.1.0-huggingface-urls.patch": "dsrl",
+}
+
+
+def patched_files(name: str) -> list:
+    """The files a patch changes, relative to the folder that holds the package."""
+    lines = (PATCH_DIR / name).read_text().splitlines()
+    return [line.split()[1].split("/", 1)[1] for line in lines if line.startswith("+++ ")]
 
 
 def _site_dir(package: str) -> Path:

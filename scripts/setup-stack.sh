@@ -17,7 +17,7 @@ echo "== installing the working set (requirements-stack.txt)"
 echo "== installing the OSRL stack without its stale pins"
 "$PIP" install -q --no-deps osrl-lib==0.1.0 dsrl==0.1.0 fast-safe-rl==0.1.0 \
   bullet-safety-gym==1.4.0 safety-gymnasium==0.4.0
-echo "== patching safety-gymnasium for Python 3.11"
+echo "== patching safety-gymnasium (Python 3.11) and dsrl (its data host)"
 "$VENV/bin/python" scripts/apply_patches.py
 echo "== installing osrl-unlearn (editable)"
 "$PIP" install -q --no-deps -e .
