@@ -87,7 +87,8 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
     from osrl_unlearn.unlearning.stage import unlearn
 
     ucfg = UnlearnConfig(**{name: getattr(args, name) for name in UnlearnConfig.__dataclass_fields__})
-    run_dir = unlearn(Path(args.path), args.forget, ucfg, out=args.out, resume=args.resume)
+    run_dir = unlearn(Path(args.path), args.forget, ucfg, out=args.out, resume=args.resume,
+                      forget_episodes=args.forget_episodes)
     summary = json.loads((run_dir / "unlearn_summary.json").read_text())
     print(f"unlearned run: {run_dir}")
     print(json.dumps(summary))
@@ -217,8 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     unlearn = commands.add_parser("unlearn", help="unlearn a forget set from an OSRL run")
     unlearn.add_argument("--path", required=True, help="source run directory logs/<group>/<name>")
-    unlearn.add_argument("--forget", required=True,
-                         help="poisoned dataset id, poisoned HDF5 file, or .npy mask")
+    forget = unlearn.add_mutually_exclusive_group(required=True)
+    forget.add_argument("--forget", help="poisoned dataset id, poisoned HDF5 file, or .npy mask")
+    forget.add_argument("--forget-episodes", metavar="FILE",
+                        help="text file of episode indices (0-based) of the run's training "
+                             "data, one per line or a range a-b")
     unlearn.add_argument("--out", help="new run directory (default: <path>-<method>)")
     unlearn.add_argument("--resume", action="store_true", help="continue an interrupted run")
     add_unlearn_options(unlearn)

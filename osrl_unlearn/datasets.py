@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import h5py
 import numpy as np
@@ -177,6 +177,48 @@ def episode_bounds(data: Dataset) -> np.ndarray:
         ends = np.append(ends, len(data["observations"]))
     starts = np.concatenate([[0], ends[:-1]])
     return np.stack([starts, ends], axis=1)
+
+
+def read_episode_list(path: Path) -> List[int]:
+    """Episode indices from a text file: one per line, or an inclusive range `a-b`.
+
+    Blank lines and `#` comments are skipped; anything else is a clear error.
+    """
+    if not path.exists():
+        raise UserInputError(f"episode list not found: {path}")
+    episodes: List[int] = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        first, _, last = text.partition("-")
+        try:
+            start, end = int(first), int(last or first)
+        except ValueError:
+            raise UserInputError(
+                f"{path}, line {number}: {line.strip()!r} is neither an episode index nor a "
+                "range a-b") from None
+        if start < 0 or end < start:
+            raise UserInputError(f"{path}, line {number}: {line.strip()!r} is not a range of "
+                                 "episode indices from 0 up")
+        episodes.extend(range(start, end + 1))
+    if not episodes:
+        raise UserInputError(f"{path} names no episode")
+    return episodes
+
+
+def episodes_mask(data: Dataset, episodes: Sequence[int]) -> np.ndarray:
+    """The transitions of the given episodes (0-based, in file order) as a forget mask."""
+    bounds = episode_bounds(data)
+    outside = sorted({episode for episode in episodes if episode >= len(bounds)})
+    if outside:
+        raise UserInputError(
+            f"episode {outside[0]} is out of range: the data has {len(bounds)} episodes "
+            f"(0-{len(bounds) - 1})")
+    mask = np.zeros(len(data["observations"]), dtype=bool)
+    for start, end in bounds[sorted(set(episodes))]:
+        mask[start:end] = True
+    return mask
 
 
 def episode_returns(data: Dataset) -> Tuple[np.ndarray, np.ndarray]:

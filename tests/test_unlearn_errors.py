@@ -78,3 +78,36 @@ def test_mask_of_the_wrong_length(poisoned_runs, tmp_path):
     np.save(mask, np.ones(5, bool))
     result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", str(mask))
     assert_one_error_line(result, "forget mask has")
+
+
+def test_forget_episodes_make_the_same_mask_as_the_poisoned_id(poisoned_runs, tmp_path):
+    """A user who knows the bad episodes gets the forget set the poisoned id marks."""
+    from osrl_unlearn.datasets import episode_bounds
+    from osrl_unlearn.runs import load_run
+    from osrl_unlearn.unlearning.stage import resolve_forget
+
+    run_cfg = load_run(poisoned_runs["bcql"], best=False)[0]
+    data, id_mask = resolve_forget(FORGET_ID, run_cfg)
+    bad = [number for number, (start, end) in enumerate(episode_bounds(data))
+           if id_mask[start:end].all()]
+    assert 0 < len(bad) < len(episode_bounds(data))
+    # a range, singles and a comment, as a user might write them
+    listing = tmp_path / "bad-episodes.txt"
+    listing.write_text(f"# injected\n{bad[0]}-{bad[1]}\n" + "\n".join(map(str, bad[2:])) + "\n")
+    episodes_data, episodes_mask = resolve_forget(None, run_cfg, str(listing))
+    assert len(episodes_data["observations"]) == len(data["observations"])
+    assert np.array_equal(episodes_mask, id_mask)
+
+
+@pytest.mark.parametrize("listing, message", [
+    ("0\n100000\n", "episode 100000 is out of range"),
+    ("3\nfive\n", "line 2: 'five' is neither an episode index nor a range"),
+    ("# nothing\n", "names no episode"),
+])
+def test_bad_episode_list(poisoned_runs, tmp_path, listing, message):
+    episodes = tmp_path / "episodes.txt"
+    episodes.write_text(listing)
+    result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]),
+                     "--forget-episodes", str(episodes), "--out", str(tmp_path / "out"))
+    assert_one_error_line(result, message)
+    assert not (tmp_path / "out").exists()

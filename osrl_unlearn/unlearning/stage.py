@@ -53,8 +53,16 @@ STATE_VERSION = 3
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
-def resolve_forget(forget: str, run_cfg) -> Tuple[datasets.Dataset, np.ndarray]:
-    """The data to split and its forget mask, from an id, a poisoned HDF5 or a .npy mask."""
+def resolve_forget(forget: Optional[str], run_cfg, forget_episodes: Optional[str] = None
+                   ) -> Tuple[datasets.Dataset, np.ndarray]:
+    """The data to split and its forget mask, from an id, a poisoned HDF5 or a .npy mask,
+    or from a list of episodes of the run's own training data (`forget_episodes`)."""
+    if (forget is None) == (forget_episodes is None):
+        raise UserInputError("name the forget set once: --forget or --forget-episodes")
+    if forget_episodes is not None:
+        data = load_training_data(run_cfg)
+        episodes = datasets.read_episode_list(Path(forget_episodes))
+        return data, datasets.episodes_mask(data, episodes)
     if forget.endswith(".npy"):
         path = Path(forget)
         if not path.exists():
@@ -161,9 +169,14 @@ def output_dir(source: Path, method: str, out: Optional[str]) -> Path:
     return Path(out) if out else source.parent / f"{source.name}-{method}"
 
 
-def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] = None,
-            resume: bool = False, progress: bool = True) -> Path:
-    """Run `ucfg.method` on the run at `source`; returns the new run directory."""
+def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optional[str] = None,
+            resume: bool = False, progress: bool = True,
+            forget_episodes: Optional[str] = None) -> Path:
+    """Run `ucfg.method` on the run at `source`; returns the new run directory.
+
+    The forget set is `forget` (a poisoned id, a poisoned HDF5 file or a .npy mask) or
+    `forget_episodes` (a file of episode indices into the run's training data).
+    """
     if ucfg.method not in METHODS:
         raise UserInputError(f"unknown method {ucfg.method!r}; known: {', '.join(METHODS)}")
     if ucfg.source_checkpoint not in ("last", "best"):
@@ -175,7 +188,8 @@ def unlearn(source: Path, forget: str, ucfg: UnlearnConfig, out: Optional[str] =
         raise UserInputError(f"run not found: {source}")
     run_cfg, run_config, adapter, state, checkpoint = load_run(
         source, best=ucfg.source_checkpoint == "best")
-    data, mask = resolve_forget(forget, run_cfg)
+    data, mask = resolve_forget(forget, run_cfg, forget_episodes)
+    forget = forget or f"episodes listed in {forget_episodes}"
     keep, forget_set = datasets.split_keep_forget(data, mask)
     env = make_eval_env(run_cfg.task, run_cfg.reward_scale, run_cfg.cost_limit)
     check_dims(data, *env_dims(env)[:2], forget)
