@@ -5,6 +5,7 @@ import hashlib
 import pytest
 import torch
 from osrl.common.exp_util import load_config_and_model
+from tensorboard.backend.event_processing import event_accumulator
 
 from osrl_unlearn.adapters import ALGORITHMS
 from osrl_unlearn.errors import UserInputError
@@ -39,6 +40,16 @@ def test_method_writes_an_osrl_run_and_leaves_the_source_untouched(poisoned_runs
     cfg, _, adapter, _, _ = load_run(out)
     model = adapter.build_model(cfg, *env_dims(make_eval_env(cfg.task, 0.1, 10)))
     model.load_state_dict(state["model_state"])  # strict: OSRL's own class reads it
+    # the metrics reach tensorboard through OSRL's logger, as training's do
+    board = event_accumulator.EventAccumulator(str(out / "tb"))
+    board.Reload()
+    scalars = set(board.Tags()["scalars"])
+    if method == "retrain":  # a training run: OSRL's training scalars
+        assert {"eval/Cost", "eval/Reward"} <= scalars
+        return
+    assert {"retention_ratio", "forget_satisfied", "unlearn/retention_ratio"} <= scalars
+    assert any(tag.startswith("multiplier/") for tag in scalars)
+    assert any(tag.startswith("loss/") for tag in scalars)
 
 
 def test_safe_rule_changes_the_agent_and_finetune_differs_from_it(poisoned_runs, tmp_path):

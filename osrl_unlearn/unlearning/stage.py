@@ -6,6 +6,7 @@
         checkpoint/training_state.pt           optimizers and multipliers (as training saves)
         checkpoint/unlearn_state.pt            what `--resume` needs
         progress.txt     metrics every `save_every` steps
+        tb/              the same metrics through OSRL's TensorboardLogger, as training logs
         unlearn_summary.json  wall time, the offline choice of model_best, forget report
 
 `model_best.pt` is chosen offline, without the environment: among saved steps, the
@@ -22,7 +23,9 @@ from unmodified OSRL has none: its multipliers are then re-estimated on D_k for
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import random
 import time
@@ -33,7 +36,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 import yaml
-from fsrl.utils import BaseLogger
+from fsrl.utils import BaseLogger, TensorboardLogger
 from tqdm.auto import trange
 
 from osrl_unlearn import datasets
@@ -247,6 +250,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         (target / "carried_state.json").write_text(json.dumps(carried, indent=2))
 
     log = ProgressLog(target / "progress.txt")
+    with contextlib.redirect_stdout(io.StringIO()):  # its "log dir exists" note: it does
+        board = TensorboardLogger(str(target.parent), log_txt=False, name=target.name)
     window, steps_run = [], start
     for step in trange(start, ucfg.steps, initial=start, total=ucfg.steps,
                        desc=f"Unlearning ({ucfg.method})", disable=not progress):
@@ -261,9 +266,12 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             report = model.forget_report(forget_scaled, cost_terms=judge_cost)
             retention = model.forget_weight.ratio
             score = report["forget_satisfied"] - (retention > 1 + ucfg.retention_tolerance)
-            log.write(step + 1, {**summary, **report, "retention_ratio": retention,
-                                 **multiplier_values(model, adapter.MULTIPLIERS),
-                                 "wall_time_s": elapsed})
+            logged = {**summary, **report, "retention_ratio": retention,
+                      **multiplier_values(model, adapter.MULTIPLIERS), "wall_time_s": elapsed}
+            log.write(step + 1, logged)
+            board.store(**logged)
+            board.write_without_reset(step + 1)  # write() needs the text file we leave off
+            board.reset_data()
             checkpoint_state = {"model_state": model.state_dict()}
             torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
             if score > best_score:
