@@ -13,15 +13,15 @@ export WANDB_MODE=disabled
 CLI=.venv/bin/osrl-unlearn
 
 declare -A VARIANTS=(
-  [steps1000]="--steps 1000"
-  [steps2500]="--steps 2500"
-  [steps5000]="--steps 5000"
-  [steps10000]="--steps 10000"
-  [p50]="--steps 5000 --reward-percentile 50"
-  [fixed1]="--steps 5000 --adaptive-forget-weight false --forget-weight 1"
-  [fixed10]="--steps 5000 --adaptive-forget-weight false --forget-weight 10"
-  [tol05]="--steps 5000 --retention-tolerance 0.5"
-  [tol2]="--steps 5000 --retention-tolerance 2"
+  [steps1000]="--unlearning.steps 1000"
+  [steps2500]="--unlearning.steps 2500"
+  [steps5000]="--unlearning.steps 5000"
+  [steps10000]="--unlearning.steps 10000"
+  [p50]="--unlearning.steps 5000 --unlearning.reward_percentile 50"
+  [fixed1]="--unlearning.steps 5000 --unlearning.adaptive_forget_weight false --unlearning.forget_weight 1"
+  [fixed10]="--unlearning.steps 5000 --unlearning.adaptive_forget_weight false --unlearning.forget_weight 10"
+  [tol05]="--unlearning.steps 5000 --unlearning.retention_tolerance 0.5"
+  [tol2]="--unlearning.steps 5000 --unlearning.retention_tolerance 2"
 )
 NAMES=(steps1000 steps2500 steps5000 steps10000 p50 fixed1 fixed10 tol05 tol2)
 for name in "${NAMES[@]}"; do

@@ -1,11 +1,10 @@
 """The `osrl-unlearn` command line. Each subcommand only parses and calls the package."""
 
-from __future__ import annotations
-
 import argparse
 import json
+import re
 import sys
-import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
@@ -83,12 +82,54 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_unlearn(args: argparse.Namespace) -> int:
+@dataclass
+class UnlearnCommand:
+    """Unlearn a forget set from an OSRL run into a new run; spelled as OSRL's scripts are."""
+
+    # Parsed by pyrallis, as OSRL's training scripts are: the unlearning options are
+    # --unlearning.<field> here, in examples/train_*.py and in the patched OSRL scripts.
+
+    # source run directory logs/<group>/<name> (required)
+    path: Optional[str] = None
+    # forget set: a poisoned dataset id, a poisoned HDF5 file, or a .npy mask
+    forget: Optional[str] = None
+    # forget set: a text file of episode indices (0-based) of the run's data, one per line or a-b
+    forget_episodes: Optional[str] = None
+    # new run directory (None: <path>-<method>)
+    out: Optional[str] = None
+    # continue an interrupted run (--resume true)
+    resume: bool = False
+    unlearning: UnlearnConfig = field(default_factory=UnlearnConfig)
+
+
+def parse_unlearn_command(argv: List[str]) -> UnlearnCommand:
+    """Parse `osrl-unlearn unlearn`'s options with pyrallis; a bad value is a UserInputError."""
+    import pyrallis
+    from pyrallis.utils import ParsingError
+
+    parser = pyrallis.argparsing.ArgumentParser(config_class=UnlearnCommand,
+                                                prog="osrl-unlearn unlearn")
+    try:
+        command = parser.parse_args(argv)
+    except ParsingError as error:
+        found = re.search(r"value='(.*)' into field \"<class '[\w.]+\.(\w+)'>\.(\w+)\" of type "
+                          r"<class '(\w+)'>", str(error))
+        if not found:
+            raise UserInputError(str(error).splitlines()[0]) from None
+        value, owner, name, kind = found.groups()
+        prefix = "unlearning." if owner == "UnlearnConfig" else ""
+        raise UserInputError(f"--{prefix}{name} must be {kind}, got {value!r}") from None
+    if command.path is None:
+        raise UserInputError("--path is required: the source run directory logs/<group>/<name>")
+    return command
+
+
+def _cmd_unlearn(argv: List[str]) -> int:
+    command = parse_unlearn_command(argv)
     from osrl_unlearn.unlearning.stage import unlearn
 
-    ucfg = UnlearnConfig(**{name: getattr(args, name) for name in UnlearnConfig.__dataclass_fields__})
-    run_dir = unlearn(Path(args.path), args.forget, ucfg, out=args.out, resume=args.resume,
-                      forget_episodes=args.forget_episodes)
+    run_dir = unlearn(Path(command.path), command.forget, command.unlearning, out=command.out,
+                      resume=command.resume, forget_episodes=command.forget_episodes)
     summary = json.loads((run_dir / "unlearn_summary.json").read_text())
     print(f"unlearned run: {run_dir}")
     print(json.dumps(summary))
@@ -160,23 +201,6 @@ def _cmd_step_cost(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def add_unlearn_options(parser: argparse.ArgumentParser) -> None:
-    """One option per UnlearnConfig field (`--reward-percentile 50`, `--actor-gate false`)."""
-    for name, spec in UnlearnConfig.__dataclass_fields__.items():
-        kind = typing.get_args(spec.type)[0] if typing.get_args(spec.type) else spec.type
-        kind = _parse_bool if kind is bool else kind  # Optional[int] -> int
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
-                            default=spec.default, help=f"(default: {spec.default})")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="osrl-unlearn", description="Safe-RULE unlearning for OSRL agents"
@@ -216,17 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(run=_cmd_eval)
 
-    unlearn = commands.add_parser("unlearn", help="unlearn a forget set from an OSRL run")
-    unlearn.add_argument("--path", required=True, help="source run directory logs/<group>/<name>")
-    forget = unlearn.add_mutually_exclusive_group(required=True)
-    forget.add_argument("--forget", help="poisoned dataset id, poisoned HDF5 file, or .npy mask")
-    forget.add_argument("--forget-episodes", metavar="FILE",
-                        help="text file of episode indices (0-based) of the run's training "
-                             "data, one per line or a range a-b")
-    unlearn.add_argument("--out", help="new run directory (default: <path>-<method>)")
-    unlearn.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    add_unlearn_options(unlearn)
-    unlearn.set_defaults(run=_cmd_unlearn)
+    # parsed by pyrallis in `main` (OSRL's spelling); listed here for `osrl-unlearn --help`
+    commands.add_parser("unlearn", help="unlearn a forget set from an OSRL run "
+                                        "(osrl-unlearn unlearn --help for its options)")
 
     bench = commands.add_parser("bench", help="run a benchmark grid (resumable)")
     bench.add_argument("--config", required=True, help="grid YAML (see examples/grids/)")
@@ -262,11 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run a subcommand; bad input ends with one `error:` line and exit code 2."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv else None
     try:
+        if command == "unlearn":
+            return _cmd_unlearn(argv[1:])
+        args = build_parser().parse_args(argv)
         return args.run(args)
     except UserInputError as error:
-        print(f"osrl-unlearn {args.command}: error: {error}", file=sys.stderr)
+        print(f"osrl-unlearn {command}: error: {error}", file=sys.stderr)
         return 2
 
 

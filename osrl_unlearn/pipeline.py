@@ -1,6 +1,7 @@
 """Training followed by the unlearning stage, as one OSRL-style run."""
 
 from pathlib import Path
+from typing import Union
 
 from osrl_unlearn.adapters import get_adapter
 from osrl_unlearn.errors import UserInputError
@@ -27,11 +28,14 @@ def train_and_unlearn(cfg, algorithm: str) -> Path:
         raise SystemExit(f"error: {error}") from None
 
 
-def unlearn_after_training(run_dir: str, forget: str, method: str = "safe-rule",
-                           steps: int = 5000) -> Path:
-    """The stage OSRL's own (patched) training scripts call on the run they just saved."""
+def unlearn_after_training(run_dir: str, forget: str,
+                           unlearning: Union[UnlearnConfig, dict]) -> Path:
+    """The stage OSRL's own (patched) training scripts call on the run they just saved,
+    with their `--unlearning.<field>` options (a dict there: the scripts `asdict` their config)."""
+    if isinstance(unlearning, dict):
+        unlearning = UnlearnConfig(**unlearning)
     try:
-        unlearned = unlearn(Path(run_dir), forget, UnlearnConfig(method=method, steps=steps))
+        unlearned = unlearn(Path(run_dir), forget, unlearning)
     except UserInputError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"unlearned run: {unlearned}")

@@ -39,7 +39,10 @@ def resolve_run(cfg, default_cfg) -> Path:
         cfg.group = f"{cfg.task}-cost-{int(cfg.cost_limit)}"
     if cfg.name is None:
         default_cfg.episode_len = cfg.episode_len  # derived, so not part of the name
-        cfg.name = auto_name(asdict(default_cfg), asdict(cfg), cfg.prefix, cfg.suffix)
+        # the unlearning stage's options (unlearn, unlearn_forget, unlearning) do not name it
+        defaults = {key: value for key, value in asdict(default_cfg).items()
+                    if not key.startswith("unlearn")}
+        cfg.name = auto_name(defaults, asdict(cfg), cfg.prefix, cfg.suffix)
     return Path(cfg.logdir) / cfg.group / cfg.name
 
 

@@ -25,8 +25,8 @@ echo "reward-cost pictures: $OSRL_UNLEARN_DATA_DIR/*.png"
   --update_steps 3000 --eval_every 1000 --logdir demo/logs --name bcql
 for method in safe-rule finetune; do
   resume=""
-  [ -f "$RUN-$method/checkpoint/unlearn_state.pt" ] && resume="--resume"
-  $CLI unlearn --path "$RUN" --forget $POISONED --method $method --steps "$STEPS" $resume
+  [ -f "$RUN-$method/checkpoint/unlearn_state.pt" ] && resume="--resume true"
+  $CLI unlearn --path "$RUN" --forget $POISONED --unlearning.method $method --unlearning.steps "$STEPS" $resume
 done
 
 echo "== DSRL normalized reward and cost over 10 episodes (safe: cost <= 1)"

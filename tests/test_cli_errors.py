@@ -1,8 +1,16 @@
 """Bad input ends in one clear error line and exit code 2, never a traceback."""
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from conftest import run_cli
+from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("args, message", [
@@ -44,3 +52,35 @@ def test_a_command_that_loads_the_simulators_prints_only_its_own_error(tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"osrl-unlearn eval: error: {tmp_path / 'no-run'} is not an OSRL run: no config.yaml there"]
+
+
+def _options_with_help(help_text: str) -> dict:
+    """`--flag` -> its help text (without the default), from an argparse/pyrallis --help."""
+    blocks = re.split(r"\n  (?=--)", help_text.split("options:", 1)[1])
+    options = {}
+    for block in blocks[1:]:
+        flag, _, text = block.partition(" ")
+        text = re.sub(r"\(default: [^)]*\)", "", " ".join(text.split()[1:]))
+        options[flag] = text.strip()
+    return options
+
+
+def test_every_unlearning_option_has_one_spelling_and_a_help_line():
+    """`osrl-unlearn unlearn` and the OSRL-style training scripts: --unlearning.<field>."""
+    fields = {f"--unlearning.{name}" for name in UnlearnConfig.__dataclass_fields__}
+    command = _options_with_help(run_cli("unlearn", "--help").stdout)
+    script = subprocess.run([sys.executable, "examples/train_bcql.py", "--help"],
+                            capture_output=True, text=True, cwd=REPO).stdout
+    training = _options_with_help(script)
+    assert {flag for flag in command if flag.startswith("--unlearning.")} == fields
+    assert {flag for flag in training if flag.startswith("--unlearning.")} == fields
+    assert all(command[flag] for flag in fields), "an option without a help line"
+    for method in METHODS:
+        assert method in command["--unlearning.method"]
+
+
+def test_a_bad_option_value_is_one_error_line():
+    result = run_cli("unlearn", "--path", "x", "--unlearning.steps", "many")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == \
+        "osrl-unlearn unlearn: error: --unlearning.steps must be int, got 'many'"

@@ -24,14 +24,14 @@ def test_missing_run_path(tmp_path, data_dir):
 
 def test_unknown_method(poisoned_runs):
     result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,
-                     "--method", "forget-everything")
+                     "--unlearning.method", "forget-everything")
     assert_one_error_line(result, "unknown method")
 
 
 def test_negative_stop_after_saves(poisoned_runs):
     result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,
-                     "--stop-after-saves", "-1")
-    assert_one_error_line(result, "--stop-after-saves must be 0")
+                     "--unlearning.stop_after_saves", "-1")
+    assert_one_error_line(result, "--unlearning.stop_after_saves must be 0")
 
 
 def test_checkpoint_of_another_algorithm(poisoned_runs, tmp_path):
@@ -108,6 +108,6 @@ def test_bad_episode_list(poisoned_runs, tmp_path, listing, message):
     episodes = tmp_path / "episodes.txt"
     episodes.write_text(listing)
     result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]),
-                     "--forget-episodes", str(episodes), "--out", str(tmp_path / "out"))
+                     "--forget_episodes", str(episodes), "--out", str(tmp_path / "out"))
     assert_one_error_line(result, message)
     assert not (tmp_path / "out").exists()

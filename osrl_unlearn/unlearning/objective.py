@@ -32,35 +32,48 @@ METHODS = ("safe-rule", "finetune", "trajdeleter", "reward-only", "retrain")
 class UnlearnConfig:
     """Everything the unlearning stage and its ablations can switch."""
 
+    # (each field's comment is its help line in `--help`: pyrallis reads them)
+    # safe-rule | finetune | trajdeleter | reward-only | retrain
     method: str = "safe-rule"
+    # unlearning steps (retraining: the source run's training steps instead)
     steps: int = 5_000
-    # which source checkpoint to unlearn: "last" (model.pt) or "best" (model_best.pt,
-    # which OSRL's training picks by evaluating in the environment)
+    # unlearn "last" (model.pt) or "best" (model_best.pt, picked by OSRL in the simulator)
     source_checkpoint: str = "last"
-    batch_size: Optional[int] = None  # default: the training run's batch size
+    # batch size on D_k and on D_f (None: the source run's)
+    batch_size: Optional[int] = None
+    # seed of the batches and of the reward reference's D_k sample
     seed: int = 0
-    # critic unlearning
-    reward_percentile: float = 30.0  # the paper's text; its appendix table says 50
-    cost_margin: float = 0.5  # sigma, as a fraction of the cost threshold kappa_Q
-    cost_terms: bool = True  # False: the reward-only ablation
-    # actor unlearning
-    actor_gate: bool = True  # False: push away from every poisoned action
+    # percentile of Q_r over D_k that Q_r on D_f is pushed under (the paper's text; its table: 50)
+    reward_percentile: float = 30.0
+    # sigma: how far above kappa_Q the cost critic is lifted on D_f, as a fraction of kappa_Q
+    cost_margin: float = 0.5
+    # lift the cost critic on D_f (false: the reward-only ablation)
+    cost_terms: bool = True
+    # push the actor only where the cost critic judges its action unsafe (false: everywhere)
+    actor_gate: bool = True
+    # weight of the actor forget term beside the actor's own loss
     actor_forget_weight: float = 1.0
-    away_margin: float = 0.5  # distance in action space to keep from poisoned actions
-    # forget weight beta_f
+    # distance in action space the policy keeps from poisoned actions where the gate is on
+    away_margin: float = 0.5
+    # beta_f: weight of the critic forget terms (its start value when adaptive)
     forget_weight: float = 1.0
+    # adapt beta_f to the forget constraints and retention (false: keep it fixed)
     adaptive_forget_weight: bool = True
-    forget_weight_rate: float = 0.01  # relative change per step when adapting
+    # relative change of beta_f per step when adapting
+    forget_weight_rate: float = 0.01
+    # least beta_f when adapting
     forget_weight_min: float = 0.1
+    # largest beta_f when adapting
     forget_weight_max: float = 100.0
-    retention_tolerance: float = 1.0  # allowed relative rise of each critic's D_k Bellman error
-    retention_warmup: int = 100  # retain-only steps whose Bellman error is the starting level
-    # A source run without saved training state (one from unmodified OSRL) first spends
-    # this many steps re-estimating its Lagrange multipliers on D_k, networks held fixed.
+    # allowed relative rise of each critic's D_k Bellman error over its starting level
+    retention_tolerance: float = 1.0
+    # retain-only steps at the start; their D_k Bellman errors are the starting levels
+    retention_warmup: int = 100
+    # steps re-estimating the multipliers of a run without saved training state (unmodified OSRL)
     multiplier_warmup: int = 200
-    # TrajDeleter baseline: forgetting phase length as a fraction of the steps
+    # TrajDeleter: its forgetting phase as a fraction of the steps
     trajdeleter_forget_fraction: float = 0.5
-    # saving (and, at each save, the offline choice of model_best)
+    # save (and choose model_best offline) every this many steps
     save_every: int = 500
     # stop once this many saves in a row have not beaten model_best (0: run every step)
     stop_after_saves: int = 0

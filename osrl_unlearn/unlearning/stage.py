@@ -61,7 +61,7 @@ def resolve_forget(forget: Optional[str], run_cfg, forget_episodes: Optional[str
     """The data to split and its forget mask, from an id, a poisoned HDF5 or a .npy mask,
     or from a list of episodes of the run's own training data (`forget_episodes`)."""
     if (forget is None) == (forget_episodes is None):
-        raise UserInputError("name the forget set once: --forget or --forget-episodes")
+        raise UserInputError("name the forget set once: --forget or --forget_episodes")
     if forget_episodes is not None:
         data = load_training_data(run_cfg)
         episodes = datasets.read_episode_list(Path(forget_episodes))
@@ -183,9 +183,9 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     if ucfg.method not in METHODS:
         raise UserInputError(f"unknown method {ucfg.method!r}; known: {', '.join(METHODS)}")
     if ucfg.source_checkpoint not in ("last", "best"):
-        raise UserInputError(f"--source-checkpoint must be last or best, got {ucfg.source_checkpoint!r}")
+        raise UserInputError(f"--unlearning.source_checkpoint must be last or best, got {ucfg.source_checkpoint!r}")
     if ucfg.stop_after_saves < 0:
-        raise UserInputError(f"--stop-after-saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
+        raise UserInputError(f"--unlearning.stop_after_saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
     source = Path(source)
     if not source.exists():
         raise UserInputError(f"run not found: {source}")
@@ -200,7 +200,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     if target.resolve() == source.resolve():
         raise UserInputError("the output run must differ from the source run")
     if (target / "checkpoint" / "model.pt").exists() and not resume:
-        raise UserInputError(f"{target} exists; pass --resume to continue it or choose --out")
+        raise UserInputError(f"{target} exists; pass --resume true to continue it, or another --out")
     if resume and ucfg.method == "retrain":
         raise UserInputError("retraining does not resume; remove its run directory to start again")
     if resume and not (target / "checkpoint" / STATE_FILE).exists():
