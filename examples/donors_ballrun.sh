@@ -13,7 +13,7 @@ LOGDIR=${LOGDIR:-logs/donors}
 CLI=.venv/bin/osrl-unlearn
 mkdir -p "$OSRL_UNLEARN_DATA_DIR"
 
-base=$(.venv/bin/python -c "from osrl_unlearn.variants import base_dataset_path; print(base_dataset_path('OfflineBallRun-v0'))")
+base=$(.venv/bin/python -c "from osrl_unlearn.data.variants import base_dataset_path; print(base_dataset_path('OfflineBallRun-v0'))")
 [ -f "$base" ] || $CLI collect --task OfflineBallRun-v0 --episodes 300 --seed 0
 donors=$OSRL_UNLEARN_DATA_DIR/attacker-episodes-seed1.hdf5
 [ -f "$donors" ] || $CLI collect --task OfflineBallRun-v0 --episodes 300 --seed 1 --out "$donors"

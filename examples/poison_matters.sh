@@ -9,7 +9,7 @@ LOGDIR=${LOGDIR:-logs/poison-matters}
 export WANDB_MODE=disabled
 PY=.venv/bin/python
 
-data=$($PY -c "from osrl_unlearn.variants import base_dataset_path; print(base_dataset_path('$TASK'))")
+data=$($PY -c "from osrl_unlearn.data.variants import base_dataset_path; print(base_dataset_path('$TASK'))")
 [ -f "$data" ] || .venv/bin/osrl-unlearn collect --task "$TASK" --episodes 300
 .venv/bin/osrl-unlearn poison --task "$TASK" --attack max-cost --ratio 0.15
 

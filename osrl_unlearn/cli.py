@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.tasks import DEFAULT_COST_LIMIT
+from osrl_unlearn.data.tasks import DEFAULT_COST_LIMIT
 from osrl_unlearn.unlearning.objective import UnlearnConfig
 
 
@@ -20,11 +20,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
-    from osrl_unlearn import datasets
-    from osrl_unlearn.collect import collect_to_file, summarise
-    from osrl_unlearn.plots import plot_dataset
-    from osrl_unlearn.tasks import check_task
-    from osrl_unlearn.variants import base_dataset_path
+    from osrl_unlearn.data import datasets
+    from osrl_unlearn.data.collect import collect_to_file, summarise
+    from osrl_unlearn.data.plots import plot_dataset
+    from osrl_unlearn.data.tasks import check_task
+    from osrl_unlearn.data.variants import base_dataset_path
 
     check_task(args.task)
     out = Path(args.out) if args.out else base_dataset_path(args.task)
@@ -37,13 +37,13 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _cmd_poison(args: argparse.Namespace) -> int:
-    from osrl_unlearn import datasets
-    from osrl_unlearn.collect import summarise
-    from osrl_unlearn.plots import plot_dataset
-    from osrl_unlearn.poison import ATTACKS
-    from osrl_unlearn.registration import variant_id
-    from osrl_unlearn.tasks import check_task
-    from osrl_unlearn.variants import build_poisoned_dataset
+    from osrl_unlearn.data import datasets
+    from osrl_unlearn.data.collect import summarise
+    from osrl_unlearn.data.plots import plot_dataset
+    from osrl_unlearn.data.attacks import ATTACKS
+    from osrl_unlearn.data.registration import variant_id
+    from osrl_unlearn.data.tasks import check_task
+    from osrl_unlearn.data.variants import build_poisoned_dataset
 
     check_task(args.task)
     if args.attack not in ATTACKS:
@@ -137,7 +137,7 @@ def _cmd_unlearn(argv: List[str]) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from osrl_unlearn.bench import load_grid, run_grid
+    from osrl_unlearn.experiments.bench import load_grid, run_grid
 
     grid = load_grid(Path(args.config))
     if args.threads is not None:
@@ -160,14 +160,14 @@ def _parse_shard(text: str):
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from osrl_unlearn.report import write_report
+    from osrl_unlearn.experiments.report import write_report
 
     print(f"report: {write_report(Path(args.results), Path(args.out))}")
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from osrl_unlearn.report import compare_runs
+    from osrl_unlearn.experiments.report import compare_runs
 
     table = compare_runs([Path(path) for path in args.runs])
     print(table)
@@ -179,8 +179,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_step_cost(args: argparse.Namespace) -> int:
     from osrl_unlearn.adapters import get_adapter
-    from osrl_unlearn.profiling import measure_step_cost
-    from osrl_unlearn.registration import parse_variant_id
+    from osrl_unlearn.experiments.profiling import measure_step_cost
+    from osrl_unlearn.data.registration import parse_variant_id
 
     get_adapter(args.algorithm)
     if parse_variant_id(args.task).attack is None:

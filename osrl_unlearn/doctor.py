@@ -7,7 +7,7 @@ from typing import Callable, List, Tuple
 
 
 from osrl_unlearn.patching import SITE_PATCHES, is_applied
-from osrl_unlearn.tasks import make_env
+from osrl_unlearn.data.tasks import make_env
 
 PACKAGES = (
     "osrl-lib", "dsrl", "fast-safe-rl", "torch", "numpy", "gymnasium", "pybullet",

@@ -17,7 +17,7 @@ from fsrl.utils import DummyLogger
 from tqdm.auto import trange
 
 from osrl_unlearn.runs import load_run, load_weights
-from osrl_unlearn.tasks import import_dsrl
+from osrl_unlearn.data.tasks import import_dsrl
 
 
 def env_dims(env):

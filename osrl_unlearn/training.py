@@ -26,9 +26,9 @@ from tqdm.auto import trange
 
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
-from osrl_unlearn.registration import base_task
+from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.runs import training_state, training_state_path
-from osrl_unlearn.tasks import episode_length, import_dsrl
+from osrl_unlearn.data.tasks import episode_length, import_dsrl
 
 
 def resolve_run(cfg, default_cfg) -> Path:

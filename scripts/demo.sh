@@ -16,7 +16,7 @@ RUN=demo/logs/$POISONED-cost-10/bcql
 STEPS=${DEMO_UNLEARN_STEPS:-1000}
 
 $CLI doctor
-base=$(.venv/bin/python -c "from osrl_unlearn.variants import base_dataset_path; print(base_dataset_path('$TASK'))")
+base=$(.venv/bin/python -c "from osrl_unlearn.data.variants import base_dataset_path; print(base_dataset_path('$TASK'))")
 [ -f "$base" ] && echo "reusing $base" || $CLI collect --task $TASK --episodes 200 --seed 0
 $CLI poison --task $TASK --attack max-cost --ratio 0.15
 echo "reward-cost pictures: $OSRL_UNLEARN_DATA_DIR/*.png"

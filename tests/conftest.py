@@ -33,8 +33,8 @@ def data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def ball_run_file(data_dir) -> Path:
     """12 real BallRun episodes (1,200 transitions) at the task's generated-data path."""
-    from osrl_unlearn.collect import collect_to_file
-    from osrl_unlearn.variants import base_dataset_path
+    from osrl_unlearn.data.collect import collect_to_file
+    from osrl_unlearn.data.variants import base_dataset_path
 
     return collect_to_file(SMALL_TASK, episodes=12, out=base_dataset_path(SMALL_TASK), seed=3,
                            progress=False)
@@ -42,7 +42,7 @@ def ball_run_file(data_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def ball_run_data(ball_run_file):
-    from osrl_unlearn.datasets import read_hdf5
+    from osrl_unlearn.data.datasets import read_hdf5
 
     return read_hdf5(ball_run_file)[0]
 

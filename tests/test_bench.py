@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from conftest import TINY_NETWORKS, run_cli
-from osrl_unlearn.bench import load_grid, read_rows, run_grid
+from osrl_unlearn.experiments.bench import load_grid, read_rows, run_grid
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.report import write_report
+from osrl_unlearn.experiments.report import write_report
 
 
 def write_grid(folder, **changes):
@@ -109,7 +109,7 @@ def test_bad_shard_is_one_clear_error(tmp_path):
 
 
 def test_compare_tables_finished_runs_and_refuses_others(finished_grid):
-    from osrl_unlearn.report import compare_runs
+    from osrl_unlearn.experiments.report import compare_runs
 
     folder, _, results = finished_grid
     finetune = next(row for row in read_rows(results) if row["method"] == "finetune")

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from osrl_unlearn import datasets
+from osrl_unlearn.data import datasets
 from osrl_unlearn.adapters import ALGORITHMS
 from osrl_unlearn.evaluation import make_eval_env
 from osrl_unlearn.runs import load_run, training_state_path

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from osrl.common import TransitionDataset
 
-from osrl_unlearn import datasets
-from osrl_unlearn.collect import collect, summarise
+from osrl_unlearn.data import datasets
+from osrl_unlearn.data.collect import collect, summarise
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.tasks import make_env
+from osrl_unlearn.data.tasks import make_env
 
 from conftest import SMALL_TASK
 
@@ -55,7 +55,7 @@ def test_writing_never_replaces_an_existing_dataset(ball_run_file, ball_run_data
 
 
 def test_an_unsafe_fraction_outside_zero_to_one_is_refused(tmp_path):
-    from osrl_unlearn.collect import collect_to_file
+    from osrl_unlearn.data.collect import collect_to_file
 
     with pytest.raises(UserInputError, match="unsafe fraction"):
         collect_to_file(SMALL_TASK, 1, tmp_path / "x.hdf5", unsafe_fraction=1.5)

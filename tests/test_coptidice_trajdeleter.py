@@ -2,7 +2,7 @@
 
 import torch
 
-from osrl_unlearn import datasets
+from osrl_unlearn.data import datasets
 from osrl_unlearn.evaluation import make_eval_env
 from osrl_unlearn.runs import load_run
 from osrl_unlearn.training import batches, load_training_data

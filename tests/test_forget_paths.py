@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from osrl_unlearn import datasets
+from osrl_unlearn.data import datasets
 from osrl_unlearn.adapters import ALGORITHMS
 from osrl_unlearn.evaluation import make_eval_env
 from osrl_unlearn.runs import load_run

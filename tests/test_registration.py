@@ -8,8 +8,8 @@ import sys
 import h5py
 import numpy as np
 
-from osrl_unlearn import datasets
-from osrl_unlearn.registration import parse_variant_id, variant_id
+from osrl_unlearn.data import datasets
+from osrl_unlearn.data.registration import parse_variant_id, variant_id
 
 PLAIN_SCRIPT = """
 import json, gymnasium as gym
@@ -75,7 +75,7 @@ def test_id_loads_a_file_poisoned_with_donors_and_a_rebuild_without_them_is_refu
     import pytest
 
     from osrl_unlearn.errors import UserInputError
-    from osrl_unlearn.variants import build_poisoned_dataset
+    from osrl_unlearn.data.variants import build_poisoned_dataset
 
     donors = tmp_path / "attacker.hdf5"
     donors.write_bytes(ball_run_file.read_bytes())
@@ -96,7 +96,7 @@ def test_registered_ids_inject_the_attackers_own_behaviour_and_copies_ids_the_cl
         ball_run_file, ball_run_data):
     import gymnasium as gym
 
-    from osrl_unlearn.variants import ATTACKER_SEED, attacker_dataset_path
+    from osrl_unlearn.data.variants import ATTACKER_SEED, attacker_dataset_path
 
     clean = _rows(ball_run_data)
     poisoned = gym.make("OfflineBallRun-RewardLure15-v0").get_dataset()

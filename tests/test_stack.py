@@ -9,7 +9,7 @@ import pytest
 from osrl_unlearn.patching import (
     PATCH_DIR, SITE_PATCHES, _site_dir, apply_all, is_applied, patched_files
 )
-from osrl_unlearn.tasks import make_env
+from osrl_unlearn.data.tasks import make_env
 
 @pytest.mark.parametrize("name", sorted(SITE_PATCHES))
 def test_patch_is_in_the_installed_package(name):

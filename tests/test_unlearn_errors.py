@@ -50,9 +50,9 @@ def test_forget_set_of_another_task(poisoned_runs):
 
 
 def test_forget_data_with_other_observation_sizes(poisoned_runs, tmp_path):
-    from osrl_unlearn.collect import collect
-    from osrl_unlearn.datasets import write_hdf5
-    from osrl_unlearn.poison import poison
+    from osrl_unlearn.data.collect import collect
+    from osrl_unlearn.data.datasets import write_hdf5
+    from osrl_unlearn.data.attacks import poison
 
     car, _ = poison(collect("OfflineCarCircle-v0", episodes=2, seed=0, progress=False),
                     "max-cost", 0.3)
@@ -64,7 +64,7 @@ def test_forget_data_with_other_observation_sizes(poisoned_runs, tmp_path):
 @pytest.mark.parametrize("fill, message", [(False, "forget set is empty"),
                                            (True, "forget set is the whole dataset")])
 def test_empty_or_total_forget_mask(poisoned_runs, tmp_path, fill, message):
-    from osrl_unlearn.variants import load_variant_dataset
+    from osrl_unlearn.data.variants import load_variant_dataset
 
     size = len(load_variant_dataset(FORGET_ID)["observations"])
     mask = tmp_path / "mask.npy"
@@ -82,7 +82,7 @@ def test_mask_of_the_wrong_length(poisoned_runs, tmp_path):
 
 def test_forget_episodes_make_the_same_mask_as_the_poisoned_id(poisoned_runs, tmp_path):
     """A user who knows the bad episodes gets the forget set the poisoned id marks."""
-    from osrl_unlearn.datasets import episode_bounds
+    from osrl_unlearn.data.datasets import episode_bounds
     from osrl_unlearn.runs import load_run
     from osrl_unlearn.unlearning.stage import resolve_forget
 

@@ -155,7 +155,7 @@ def test_adaptive_safe_rule_meets_most_forget_constraints_within_tolerance(
     """
     import json
 
-    from osrl_unlearn import datasets
+    from osrl_unlearn.data import datasets
     from osrl_unlearn.runs import read_progress
     from osrl_unlearn.unlearning.stage import as_trained, build_unlearner, resolve_forget
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from osrl_unlearn.datasets import Dataset
+from osrl_unlearn.data.datasets import Dataset
 from osrl_unlearn.unlearning.objective import (
     AdaptiveForgetWeight, UnlearnConfig, cost_forget_loss, forget_constraints_met,
     gated_actor_forget_loss, reward_forget_loss

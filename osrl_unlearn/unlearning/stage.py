@@ -39,10 +39,10 @@ import yaml
 from fsrl.utils import BaseLogger, TensorboardLogger
 from tqdm.auto import trange
 
-from osrl_unlearn import datasets
+from osrl_unlearn.data import datasets
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, make_eval_env
-from osrl_unlearn.registration import base_task
+from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.runs import (
     ProgressLog, load_run, load_training_state, load_weights, training_state, training_state_path
 )

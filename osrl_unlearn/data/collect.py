@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import trange
 
-from osrl_unlearn import datasets
-from osrl_unlearn.behaviour import UNSAFE_FRACTION, BehaviourKnobs, make_behaviour
+from osrl_unlearn.data import datasets
+from osrl_unlearn.data.behaviour import UNSAFE_FRACTION, BehaviourKnobs, make_behaviour
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.tasks import check_task, make_env
+from osrl_unlearn.data.tasks import check_task, make_env
 
 
 def collect(task: str, episodes: int, seed: int = 0, progress: bool = True,

@@ -32,7 +32,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from osrl_unlearn.datasets import FORGET_MASK_KEY, Dataset, episode_bounds, episode_returns, validate
+from osrl_unlearn.data.datasets import FORGET_MASK_KEY, Dataset, episode_bounds, episode_returns, validate
 from osrl_unlearn.errors import UserInputError
 
 REWARD_LURE_FACTOR = 1.5

@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from osrl_unlearn.bench import POISONED, ROW_KEY, read_rows
+from osrl_unlearn.experiments.bench import POISONED, ROW_KEY, read_rows
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.runs import read_progress
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from osrl_unlearn import datasets
+from osrl_unlearn.data import datasets
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.poison import ATTACKS, REWARD_LURE_FACTOR, poison
+from osrl_unlearn.data.attacks import ATTACKS, REWARD_LURE_FACTOR, poison
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))

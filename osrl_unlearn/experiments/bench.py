@@ -24,9 +24,9 @@ import pyrallis
 
 from osrl_unlearn.adapters import ALGORITHMS, get_adapter
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.poison import ATTACKS
-from osrl_unlearn.registration import REGISTERED_PERCENTS, variant_id
-from osrl_unlearn.tasks import SUPPORTED_TASKS
+from osrl_unlearn.data.attacks import ATTACKS
+from osrl_unlearn.data.registration import REGISTERED_PERCENTS, variant_id
+from osrl_unlearn.data.tasks import SUPPORTED_TASKS
 from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 
 POISONED = "poisoned"  # the method name of the row that evaluates the agent before unlearning
@@ -162,8 +162,8 @@ def set_aside(run_dir: Path) -> None:
 
 def ensure_dataset(cell: Cell, grid: GridConfig) -> None:
     """Collect the task's clean generated data if missing, then build the poisoned file."""
-    from osrl_unlearn.collect import collect_to_file
-    from osrl_unlearn.variants import base_dataset_path, build_poisoned_dataset
+    from osrl_unlearn.data.collect import collect_to_file
+    from osrl_unlearn.data.variants import base_dataset_path, build_poisoned_dataset
 
     base = base_dataset_path(cell.task)
     if not base.exists():

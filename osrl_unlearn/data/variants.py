@@ -15,11 +15,11 @@ from typing import Optional
 
 import gymnasium as gym
 
-from osrl_unlearn import datasets
+from osrl_unlearn.data import datasets
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.poison import ATTACK_REVISION, poison
-from osrl_unlearn.registration import POISON_SEED, Variant, parse_variant_id, variant_id
-from osrl_unlearn.tasks import DEFAULT_COST_LIMIT, make_env
+from osrl_unlearn.data.attacks import ATTACK_REVISION, poison
+from osrl_unlearn.data.registration import POISON_SEED, Variant, parse_variant_id, variant_id
+from osrl_unlearn.data.tasks import DEFAULT_COST_LIMIT, make_env
 
 # The attacker's own behaviour: its own seed (the clean data uses 0) and mostly unsafe
 # settings, so that the poison is behaviour the clean data never contradicts.
@@ -44,7 +44,7 @@ def ensure_attacker_episodes(task: str, episodes: int) -> Path:
     with a seed of its own and mostly unsafe settings (`ATTACKER_UNSAFE_FRACTION`),
     so what it injects is behaviour the clean data does not contain.
     """
-    from osrl_unlearn.collect import collect_to_file
+    from osrl_unlearn.data.collect import collect_to_file
 
     path = attacker_dataset_path(task)
     if not path.exists():
@@ -152,6 +152,6 @@ class GeneratedDatasetEnv(gym.Wrapper):
 
 
 def make_variant_env(dataset_id: str) -> GeneratedDatasetEnv:
-    """Entry point of the registered ids (see `osrl_unlearn.registration`)."""
+    """Entry point of the registered ids (see `osrl_unlearn.data.registration`)."""
     variant: Variant = parse_variant_id(dataset_id)
     return GeneratedDatasetEnv(make_env(variant.task), dataset_id)

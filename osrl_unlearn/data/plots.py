@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from osrl_unlearn.datasets import FORGET_MASK_KEY, Dataset, episode_bounds, episode_returns
+from osrl_unlearn.data.datasets import FORGET_MASK_KEY, Dataset, episode_bounds, episode_returns
 
 
 def plot_dataset(data: Dataset, cost_limit: float, title: str, out: Path) -> Path:

@@ -3,7 +3,7 @@
 gymnasium runs `register_envs` while `import gymnasium` is still executing (entry
 point group `gymnasium.envs`, name `__root__`, declared in setup.cfg), so this module
 imports nothing heavy: the environments themselves are built by
-`osrl_unlearn.variants.make_variant_env` when `gym.make` is called.
+`osrl_unlearn.data.variants.make_variant_env` when `gym.make` is called.
 
 Ids: `Offline<Task>-Generated-v0` for the clean generated data of a DSRL task,
 `Offline<Task>-<Attack><Percent>-v0` for a poisoned variant whose injected episodes
@@ -18,7 +18,7 @@ import re
 from typing import NamedTuple, Optional
 
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.tasks import SUPPORTED_TASKS
+from osrl_unlearn.data.tasks import SUPPORTED_TASKS
 
 ATTACK_ID_NAMES = {"max-cost": "MaxCost", "reward-lure": "RewardLure", "cost-swap": "CostSwap"}
 REGISTERED_PERCENTS = (15, 30)
@@ -112,6 +112,6 @@ def register_envs() -> None:
             continue
         register(
             id=env_id,
-            entry_point="osrl_unlearn.variants:make_variant_env",
+            entry_point="osrl_unlearn.data.variants:make_variant_env",
             kwargs={"dataset_id": env_id},
         )

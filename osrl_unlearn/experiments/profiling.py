@@ -33,11 +33,11 @@ def measure_in_process(task: str, algorithm: str, mode: str, steps: int,
     """Time `steps` training or unlearning steps here; report time and memory."""
     import torch
 
-    from osrl_unlearn import datasets
+    from osrl_unlearn.data import datasets
     from osrl_unlearn.adapters import get_adapter
     from osrl_unlearn.evaluation import env_dims, make_eval_env
-    from osrl_unlearn.registration import base_task
-    from osrl_unlearn.tasks import episode_length
+    from osrl_unlearn.data.registration import base_task
+    from osrl_unlearn.data.tasks import episode_length
     from osrl_unlearn.training import batches, load_training_data
     from osrl_unlearn.unlearning.objective import UnlearnConfig
     from osrl_unlearn.unlearning.stage import build_unlearner
@@ -82,7 +82,7 @@ def measure_step_cost(task: str, algorithm: str, steps: int = 300, batch_size: i
     """Training then unlearning, each in a child process; their ratios."""
     results = {}
     for mode in ("train", "unlearn"):
-        command = [sys.executable, "-m", "osrl_unlearn.profiling", "--task", task,
+        command = [sys.executable, "-m", "osrl_unlearn.experiments.profiling", "--task", task,
                    "--algorithm", algorithm, "--mode", mode, "--steps", str(steps),
                    "--batch-size", str(batch_size), "--threads", str(threads)]
         finished = subprocess.run(command, capture_output=True, text=True)

@@ -1,0 +1,1 @@
+"""The data side: generated DSRL-format datasets, the attacks, and their gymnasium ids."""

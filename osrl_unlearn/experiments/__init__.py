@@ -1,0 +1,1 @@
+"""Experiments: the benchmark grid, its report, and the step-cost measurement."""
