@@ -1,13 +1,20 @@
 """Training followed by the unlearning stage, as one OSRL-style run."""
 
+import sys
 from pathlib import Path
-from typing import Union
+from typing import NoReturn, Union
 
 from osrl_unlearn.adapters import get_adapter
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.training import train
 from osrl_unlearn.unlearning.objective import UnlearnConfig
 from osrl_unlearn.unlearning.stage import unlearn
+
+
+def exit_with_error(error: UserInputError) -> NoReturn:
+    """End the process as the command line does on bad input: one line, exit code 2."""
+    print(f"error: {error}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def train_and_unlearn(cfg, algorithm: str) -> Path:
@@ -25,7 +32,7 @@ def train_and_unlearn(cfg, algorithm: str) -> Path:
             return unlearned
         return run_dir
     except UserInputError as error:
-        raise SystemExit(f"error: {error}") from None
+        exit_with_error(error)
 
 
 def unlearn_after_training(run_dir: str, forget: str,
@@ -37,6 +44,6 @@ def unlearn_after_training(run_dir: str, forget: str,
     try:
         unlearned = unlearn(Path(run_dir), forget, unlearning)
     except UserInputError as error:
-        raise SystemExit(f"error: {error}") from None
+        exit_with_error(error)
     print(f"unlearned run: {unlearned}")
     return unlearned

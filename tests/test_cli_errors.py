@@ -1,5 +1,6 @@
 """Bad input ends in one clear error line and exit code 2, never a traceback."""
 
+import os
 import re
 import subprocess
 import sys
@@ -84,3 +85,14 @@ def test_a_bad_option_value_is_one_error_line():
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == \
         "osrl-unlearn unlearn: error: --unlearning.steps must be int, got 'many'"
+
+
+def test_training_script_on_a_poisoned_id_without_its_base_data_is_one_error_line(tmp_path):
+    """The OSRL-style scripts share the command line's errors (here: no base data)."""
+    environment = {**os.environ, "OSRL_UNLEARN_DATA_DIR": str(tmp_path / "empty")}
+    result = subprocess.run([sys.executable, "examples/train_cpq.py", "--task",
+                             "OfflineCarRun-MaxCost15-v0", "--logdir", str(tmp_path / "logs")],
+                            capture_output=True, text=True, cwd=REPO, env=environment)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "osrl-unlearn collect --task OfflineCarRun-v0" in errors[0]
