@@ -1,6 +1,7 @@
 """The benchmark grid and its report, on real tiny OSRL runs in the real simulator."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -49,7 +50,7 @@ def test_rerun_skips_finished_rows_and_reuses_finished_runs(finished_grid):
     folder, grid, results = finished_grid
     lines = results.read_text().splitlines()
     results.write_text("\n".join(lines[:-1]) + "\n")  # as if stopped before the last row
-    retrain_dir = folder / "logs" / "OfflineBallRun-MaxCost15-v0-cost-10" / "bcql-seed0-retrain"
+    retrain_dir = Path(json.loads(lines[-1])["run"])
     model_time = (retrain_dir / "checkpoint" / "model.pt").stat().st_mtime_ns
 
     run_grid(grid)
@@ -126,3 +127,15 @@ def test_report_of_rows_from_elsewhere_is_a_clear_error(tmp_path):
     other.write_text(json.dumps({"status": "ok", "reward": 1.0}) + "\n")
     with pytest.raises(UserInputError, match="not a bench results file"):
         write_report(other, tmp_path / "r")
+
+
+def test_retraining_is_shared_by_attacks_whose_kept_data_is_the_same(ball_run_file, tmp_path):
+    """MaxCost and RewardLure both append their episodes: one retrained agent serves both."""
+    grid = load_grid(write_grid(tmp_path, attacks=["max-cost", "reward-lure"],
+                                methods=["retrain"], variants={}))
+    rows = [row for row in read_rows(run_grid(grid)) if row["method"] == "retrain"]
+    assert [row["status"] for row in rows] == ["ok", "ok"]
+    assert rows[0]["run"] == rows[1]["run"] and "-keep-" in rows[0]["run"]
+    assert len(list((tmp_path / "logs").glob("*-keep-*/bcql-seed0-retrain"))) == 1
+    report = write_report(tmp_path / "results.jsonl", tmp_path / "report").read_text()
+    assert "Retraining: 1 agent for 2 rows" in report

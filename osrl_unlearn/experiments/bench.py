@@ -8,9 +8,16 @@ OSRL's layout under `logdir`:
 
     <logdir>/<poisoned id>-cost-<limit>/<algorithm>-seed<seed>            the poisoned agent
     <logdir>/<poisoned id>-cost-<limit>/<algorithm>-seed<seed>-<method>   each method's run
+    <logdir>/<task>-keep-<D_k digest>/<algorithm>-seed<seed>-retrain       retraining
+
+Retraining depends only on the data kept, D_k. The attacks append their episodes, so
+D_k is the clean data for every attack and ratio of a task, and one retrained agent
+per (task, algorithm, seed) serves them all; it is found by a digest of D_k's arrays,
+so an attack whose D_k differs gets its own.
 """
 
 
+import hashlib
 import json
 import os
 import shutil
@@ -188,6 +195,27 @@ def ensure_poisoned_agent(cell: Cell, grid: GridConfig) -> Path:
     return train(cfg, adapter)
 
 
+def keep_digest(source: Path, dataset_id: str) -> str:
+    """A short digest of the D_k that unlearning `dataset_id` from `source` keeps."""
+    import numpy as np
+
+    from osrl_unlearn.data.datasets import split_keep_forget
+    from osrl_unlearn.runs import load_run
+    from osrl_unlearn.unlearning.stage import resolve_forget
+
+    keep, _ = split_keep_forget(*resolve_forget(dataset_id, load_run(source, best=False)[0]))
+    digest = hashlib.sha256()
+    for key in sorted(keep):
+        digest.update(key.encode() + np.ascontiguousarray(keep[key]).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def retrain_dir(cell: Cell, grid: GridConfig, source: Path) -> Path:
+    """The retrained agent of the cell's task, algorithm and seed on its D_k, shared."""
+    return (Path(grid.logdir) / f"{cell.task}-keep-{keep_digest(source, cell.dataset_id)}"
+            / f"{cell.algorithm}-seed{cell.seed}-retrain")
+
+
 def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[str, Any]:
     """Apply one method to the poisoned agent (or reuse its finished run) and evaluate it."""
     from osrl_unlearn.evaluation import evaluate_run
@@ -199,7 +227,8 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
         timing = json.loads((source / "timing.json").read_text())
         return {**result, "wall_time_s": timing["train_s"], "steps": timing["steps"]}
     ucfg = unlearn_config(grid, method, cell.seed)
-    target = output_dir(source, method, None)
+    target = (retrain_dir(cell, grid, source) if ucfg.method == "retrain"
+              else output_dir(source, method, None))
     if not (target / "unlearn_summary.json").exists():
         resume = (target / "checkpoint" / STATE_FILE).exists()
         if target.exists() and not resume:

@@ -286,6 +286,17 @@ def compare_runs(run_dirs: Sequence[Path]) -> str:
     return "\n".join(lines)
 
 
+def retraining_note(rows: List[dict]) -> str:
+    """How many retrained agents the retraining rows stand on (they are shared across attacks)."""
+    retrained = [row for row in rows if row["method"] == "retrain"]
+    if not retrained:
+        return ""
+    runs = len({row.get("run") for row in retrained})
+    return (f" Retraining: {runs} agent{'s' * (runs != 1)} for {len(retrained)} rows, one per "
+            f"task, algorithm, seed and kept data D_k, shared by every attack and ratio whose "
+            f"D_k is the same.")
+
+
 def write_report(results: Path, out: Path) -> Path:
     """Write report.md and the figures for a results file; returns report.md."""
     results = Path(results)
@@ -322,7 +333,7 @@ def write_report(results: Path, out: Path) -> Path:
         f"Poisoned and retrained agents are evaluated on their last checkpoint, unlearned "
         f"ones on model_best.pt, chosen offline. Bench time of the finished rows: "
         f"{bench_hours:.1f} h, {60 * bench_hours / agents:.0f} min per poisoned agent with "
-        f"all its methods.",
+        f"all its methods.{retraining_note(finished)}",
         "## Headline", summary_table(finished, all_methods),
         "## Normalized reward / cost (Table 1 layout)",
         "Mean ± spread over seeds; † marks a single seed, whose spread is over its "
