@@ -139,3 +139,13 @@ def test_retraining_is_shared_by_attacks_whose_kept_data_is_the_same(ball_run_fi
     assert len(list((tmp_path / "logs").glob("*-keep-*/bcql-seed0-retrain"))) == 1
     report = write_report(tmp_path / "results.jsonl", tmp_path / "report").read_text()
     assert "Retraining: 1 agent for 2 rows" in report
+
+
+def test_unlearning_methods_stop_early_by_default_and_a_grid_can_say_otherwise(tmp_path):
+    from osrl_unlearn.experiments.bench import unlearn_config
+
+    grid = load_grid(write_grid(tmp_path))
+    assert unlearn_config(grid, "safe-rule", 0).stop_after_saves == 2
+    assert unlearn_config(grid, "broken", 0).stop_after_saves == 2  # variants too
+    never = load_grid(write_grid(tmp_path, stop_after_saves=0))
+    assert unlearn_config(never, "finetune", 0).stop_after_saves == 0

@@ -56,10 +56,12 @@ class GridConfig:
     train_steps: int = 10_000
     eval_every: int = 2_500
     unlearn_steps: int = 5_000
+    # every unlearning method stops this many saves after its offline-chosen best (0: never)
+    stop_after_saves: int = 2
     eval_episodes: int = 10
     threads: int = 2
     train_overrides: Dict[str, Any] = field(default_factory=dict)  # other training fields
-    # UnlearnConfig fields every unlearning method of the grid takes, e.g. {stop_after_saves: 2}
+    # UnlearnConfig fields every unlearning method of the grid takes, e.g. {reward_percentile: 50}
     unlearn_overrides: Dict[str, Any] = field(default_factory=dict)
     logdir: str = "logs/bench"
     results: str = "results/bench/results.jsonl"
@@ -106,7 +108,8 @@ def load_grid(path: Path) -> GridConfig:
 
 def unlearn_config(grid: GridConfig, method: str, seed: int) -> UnlearnConfig:
     """The unlearning settings of a method name or of a named variant."""
-    settings = {**grid.unlearn_overrides, "method": method, "steps": grid.unlearn_steps, "seed": seed}
+    settings = {"stop_after_saves": grid.stop_after_saves, **grid.unlearn_overrides,
+                "method": method, "steps": grid.unlearn_steps, "seed": seed}
     if method in grid.variants:
         settings = {**settings, "method": "safe-rule", **grid.variants[method]}
     return UnlearnConfig(**settings)
