@@ -68,7 +68,8 @@ def test_report_writes_the_tables_and_figures(finished_grid, tmp_path):
     finetune = next(row for row in read_rows(results) if row["method"] == "finetune")
     assert f"{finetune['normalized_reward']:.2f}±" in text
     assert "| Fine-tune |" in text and "## Failed rows" in text and "middle" in text
-    for name in ("cost_reward_OfflineBallRun-v0.png", "safe_share.png"):
+    assert "## Statistics (rliable)" in text and "IQM normalized reward [95% CI]" in text
+    for name in ("cost_reward_OfflineBallRun-v0.png", "safe_share.png", "statistics.png"):
         assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
 
 
@@ -115,7 +116,7 @@ def test_compare_tables_finished_runs_and_refuses_others(finished_grid):
     folder, _, results = finished_grid
     finetune = next(row for row in read_rows(results) if row["method"] == "finetune")
     table = compare_runs([finetune["run"]])
-    assert "| finetune | – | 4 |" in table
+    assert "| finetune | stop_after_saves=2 | 4 |" in table  # the grid stops early by default
     assert f"{finetune['normalized_reward']:.3f} ±" in table
     poisoned_run = next(row for row in read_rows(results) if row["method"] == "poisoned")["run"]
     with pytest.raises(UserInputError, match="not a finished unlearning run"):

@@ -3,8 +3,9 @@
     osrl-unlearn report results/bench/results.jsonl --out results/bench/report
 
 writes `report.md` (the headline figures, a table in the layout of the paper's
-Table 1, wall times against retraining, where Safe-RULE falls short, named variants,
-failed rows), `cost_reward_<task>.png` per task and `safe_share.png`. A result is
+Table 1, the field's statistics with rliable (`stats.py`), wall times against
+retraining, where Safe-RULE falls short, named variants, failed rows),
+`cost_reward_<task>.png` per task, `safe_share.png` and `statistics.png`. A result is
 safe when its mean normalized cost is at most 1 (DSRL's convention).
 
 `compare_runs` (`osrl-unlearn compare RUN...`) tables unlearning runs made by hand,
@@ -19,6 +20,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
+from osrl_unlearn.experiments import stats
 from osrl_unlearn.experiments.bench import POISONED, ROW_KEY, read_rows
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.runs import read_progress
@@ -95,6 +99,17 @@ def _median(values: List[float]) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
+def matters_pairs(rows: List[dict], method: str) -> List[Tuple[dict, dict]]:
+    """(method's row, retraining's row) on every agent where unlearning is needed and has
+    a reference: retraining safe, the poisoned agent not."""
+    return [(by_method[method], by_method["retrain"])
+            for by_method in ({row["method"]: row for row in agent_rows}
+                              for agent_rows in group(rows, CELL + ("seed",)).values())
+            if {method, POISONED, "retrain"} <= set(by_method)
+            and by_method[POISONED]["normalized_cost"] > 1
+            and by_method["retrain"]["normalized_cost"] <= 1]
+
+
 def method_summary(rows: List[dict], method: str) -> Dict[str, Optional[float]]:
     """The headline figures of one method against the poisoned agent and retraining."""
     against_poisoned = paired(rows, method, POISONED)
@@ -105,13 +120,7 @@ def method_summary(rows: List[dict], method: str) -> Dict[str, Optional[float]]:
     time_ratios = [row["wall_time_s"] / reference["wall_time_s"]
                    for row, reference in against_retrain]
     results = [row for row in rows if row["method"] == method]
-    # Where unlearning is needed and has a reference: retraining safe, the poisoned agent not.
-    matters = [(by_method[method], by_method["retrain"])
-               for by_method in ({row["method"]: row for row in agent_rows}
-                                 for agent_rows in group(rows, CELL + ("seed",)).values())
-               if {method, POISONED, "retrain"} <= set(by_method)
-               and by_method[POISONED]["normalized_cost"] > 1
-               and by_method["retrain"]["normalized_cost"] <= 1]
+    matters = matters_pairs(rows, method)
     return {
         "results": len(results),
         "safe_share": (sum(row["normalized_cost"] <= 1 for row in results) / len(results))
@@ -286,6 +295,65 @@ def compare_runs(run_dirs: Sequence[Path]) -> str:
     return "\n".join(lines)
 
 
+def statistics_sections(rows: List[dict], methods: Sequence[str], out: Path
+                        ) -> Tuple[List[str], List[Path]]:
+    """The rliable section: IQM with intervals, Safe-RULE's probability of improvement,
+    and the headline where it matters with bootstrap intervals; and its figure."""
+    matrices_reward, cells, seeds = stats.score_matrices(rows, methods, "normalized_reward")
+    if not cells:
+        return ["## Statistics (rliable)", "No cell has a result of every method yet."], []
+    matrices_cost, _, _ = stats.score_matrices(rows, methods, "normalized_cost")
+    reward, cost = stats.iqm_intervals(matrices_reward), stats.iqm_intervals(matrices_cost)
+    note = f"{cells} cells x {seeds} seeds, {stats.REPS:,} resamples"
+    lines = ["| method | IQM normalized reward [95% CI] | IQM normalized cost [95% CI] |",
+             "| --- | --- | --- |"]
+    for method in methods:
+        lines.append(f"| {LABELS.get(method, method)} | "
+                     f"{reward[0][method]:.3f} [{reward[1][method][0]:.3f}, {reward[1][method][1]:.3f}] | "
+                     f"{cost[0][method]:.2f} [{cost[1][method][0]:.2f}, {cost[1][method][1]:.2f}] |")
+    sections = ["## Statistics (rliable)",
+                f"Interquartile mean over the {cells} cells x {seeds} seeds where every method "
+                f"has a result, with stratified-bootstrap 95% intervals (seeds resampled "
+                f"within each cell; {stats.REPS:,} resamples).", "\n".join(lines)]
+    if "safe-rule" in methods:
+        more_reward = stats.improvement_probabilities(matrices_reward, "safe-rule")
+        less_cost = stats.improvement_probabilities(matrices_cost, "safe-rule", lower_is_better=True)
+        lines = ["| Safe-RULE against | P(more reward) [95% CI] | P(less cost) [95% CI] |",
+                 "| --- | --- | --- |"]
+        for other, (value, interval) in more_reward.items():
+            cost_value, cost_interval = less_cost[other]
+            lines.append(f"| {LABELS.get(other, other)} | {value:.2f} [{interval[0]:.2f}, "
+                         f"{interval[1]:.2f}] | {cost_value:.2f} [{cost_interval[0]:.2f}, "
+                         f"{cost_interval[1]:.2f}] |")
+        sections += ["Probability of improvement: for a cell, the chance that a seed of "
+                     "Safe-RULE beats a seed of the other method, averaged over cells "
+                     "(0.5: no difference).", "\n".join(lines)]
+    lines = ["| method | where it matters: agents | ends safe [95% CI] | "
+             "median reward / retraining's [95% CI] |", "| --- | --- | --- | --- |"]
+    for method in methods:
+        if method in (POISONED, "retrain"):
+            continue
+        matters = matters_pairs(rows, method)
+        safe = stats.bootstrap_interval([float(row["normalized_cost"] <= 1)
+                                         for row, _ in matters], np.mean)
+        fraction = stats.bootstrap_interval(
+            [row["normalized_reward"] / reference["normalized_reward"]
+             for row, reference in matters if reference["normalized_reward"] > 0], np.median)
+        lines.append(f"| {LABELS.get(method, method)} | {len(matters)} | "
+                     f"{_interval_text(safe, '{:.0%}')} | {_interval_text(fraction, '{:.2f}')} |")
+    sections += ["Where unlearning matters (retraining safe, the poisoned agent not), with "
+                 "bootstrap 95% intervals over those agents:", "\n".join(lines)]
+    figure = stats.plot_iqm(reward, cost, LABELS, out / "statistics.png", note)
+    return sections, [figure]
+
+
+def _interval_text(estimate: Optional[Tuple[float, float, float]], pattern: str) -> str:
+    if estimate is None:
+        return "–"
+    value, low, high = estimate
+    return f"{pattern.format(value)} [{pattern.format(low)}, {pattern.format(high)}]"
+
+
 def retraining_note(rows: List[dict]) -> str:
     """How many retrained agents the retraining rows stand on (they are shared across attacks)."""
     retrained = [row for row in rows if row["method"] == "retrain"]
@@ -342,7 +410,10 @@ def write_report(results: Path, out: Path) -> Path:
     ]
     if variants:
         sections += ["## Named variants", method_table(finished, [POISONED, *variants])]
+    statistics_text, statistics_figures = statistics_sections(finished, table_methods, out)
+    figures += statistics_figures
     sections += [
+        *statistics_text,
         "## Wall time against retraining", wall_time_table(finished, all_methods),
         "## Where Safe-RULE falls short", shortfalls(finished),
         "## Figures", *[f"![{figure.stem}]({figure.name})" for figure in figures],
