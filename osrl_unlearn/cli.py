@@ -143,9 +143,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.threads is not None:
         grid.threads = args.threads
     shard = _parse_shard(args.shard)
-    results = run_grid(grid, Path(args.results) if args.results else None, shard)
+    if args.ray is not None and shard != (0, 1):
+        raise UserInputError("--ray and --shard do not mix: Ray shares the grid out itself")
+    results = run_grid(grid, Path(args.results) if args.results else None, shard,
+                       ray_address=None if args.ray in (None, LOCAL_RAY) else args.ray,
+                       use_ray=args.ray is not None)
     print(f"results: {results}; report: osrl-unlearn report {results} --out <dir>")
     return 0
+
+
+LOCAL_RAY = "local"  # `--ray` without an address
 
 
 def _parse_shard(text: str):
@@ -248,9 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--config", required=True, help="grid YAML (see examples/grids/)")
     bench.add_argument("--results", help="results JSONL (default: the grid's `results`)")
     bench.add_argument("--threads", type=int, help="torch threads per run (default: the grid's)")
+    bench.add_argument("--ray", nargs="?", const=LOCAL_RAY, metavar="ADDRESS",
+                       help="run the poisoned agents as Ray tasks: alone, on a local Ray on "
+                            "this machine's cores; with an address, on that cluster")
     bench.add_argument("--shard", default="0/1",
                        help="I/N: run only every N-th poisoned agent from the I-th, so N "
-                            "processes can share a grid and its results file (default 0/1)")
+                            "processes without Ray can share a grid and its results file "
+                            "(default 0/1)")
     bench.set_defaults(run=_cmd_bench)
 
     report = commands.add_parser("report", help="tables and figures of a results file")

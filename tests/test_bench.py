@@ -150,3 +150,19 @@ def test_unlearning_methods_stop_early_by_default_and_a_grid_can_say_otherwise(t
     assert unlearn_config(grid, "broken", 0).stop_after_saves == 2  # variants too
     never = load_grid(write_grid(tmp_path, stop_after_saves=0))
     assert unlearn_config(never, "finetune", 0).stop_after_saves == 0
+
+
+def test_ray_runs_the_grid_and_a_crashed_agent_stays_in_its_rows(ball_run_file, tmp_path):
+    """A local 2-CPU Ray: seed 1's poisoned agent is broken, seed 0's rows still finish."""
+    broken = tmp_path / "logs" / "OfflineBallRun-MaxCost15-v0-cost-10" / "bcql-seed1"
+    (broken / "checkpoint").mkdir(parents=True)
+    (broken / "timing.json").write_text(json.dumps({"train_s": 1.0, "steps": 10}))
+    (broken / "config.yaml").write_text("prefix: BCQL\n")  # no model: every row fails
+    grid = load_grid(write_grid(tmp_path, methods=["finetune"], seeds=[0, 1], variants={},
+                                threads=1))
+    rows = read_rows(run_grid(grid, use_ray=True))
+    status = {(row["seed"], row["method"]): row["status"] for row in rows}
+    assert status == {(0, "poisoned"): "ok", (0, "finetune"): "ok",
+                      (1, "poisoned"): "error", (1, "finetune"): "error"}
+    assert all(row["error"] for row in rows if row["status"] == "error")
+    assert len(rows) == 4  # each row once: only the driver writes

@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pyrallis
 
@@ -249,12 +249,47 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
             "forget_satisfied": report.get("forget_satisfied")}
 
 
+def cell_rows(cell: Cell, grid: GridConfig, methods: Sequence[str]) -> Iterator[Dict[str, Any]]:
+    """Each method's row on one poisoned agent, as soon as it is done.
+
+    The agent is trained (or reused) before its first method; a crash is that row's
+    error, and if the agent itself fails every later row says so.
+    """
+    source: Optional[Path] = None
+    failure: Optional[str] = None
+    for method in methods:
+        row = {**dict(zip(ROW_KEY, cell.key(method))), "dataset": cell.dataset_id,
+               "train_steps": grid.train_steps, "unlearn_steps": grid.unlearn_steps}
+        started = time.perf_counter()
+        try:
+            if failure is not None:
+                raise RuntimeError(f"the poisoned agent failed: {failure}")
+            if source is None:
+                try:
+                    ensure_dataset(cell, grid)
+                    source = ensure_poisoned_agent(cell, grid)
+                except Exception as error:
+                    failure = _describe(error)
+                    raise
+            row.update(run_method(cell, grid, source, method), status="ok")
+        except Exception as error:  # one cell's crash is its row's error, not the grid's end
+            row.update(status="error", error=_describe(error),
+                       traceback=traceback.format_exc(limit=-3))
+        row["bench_seconds"] = round(time.perf_counter() - started, 1)
+        row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        yield row
+
+
 def run_grid(grid: GridConfig, results: Optional[Path] = None,
-             shard: Tuple[int, int] = (0, 1)) -> Path:
+             shard: Tuple[int, int] = (0, 1), ray_address: Optional[str] = None,
+             use_ray: bool = False) -> Path:
     """Run every unfinished row of the grid; returns the results file.
 
-    `shard` (index, count) takes every count-th poisoned agent from index on, so that
-    several processes or machines can share one grid and one results file.
+    In this process, row after row; or with `use_ray` as Ray tasks, on this machine's
+    cores (`ray_address` None) or on the cluster at `ray_address`. Either way only
+    this process appends to the results file, each row as it lands. `shard` (index,
+    count) takes every count-th poisoned agent from index on, so that plain processes
+    without Ray can share one grid and one results file.
     """
     from tqdm.auto import tqdm
 
@@ -265,38 +300,28 @@ def run_grid(grid: GridConfig, results: Optional[Path] = None,
     methods = [POISONED, *[method for method in grid.methods if method != POISONED]]
     index, count = shard
     mine = [cell for number, cell in enumerate(cells(grid)) if number % count == index]
-    todo = [(cell, method) for cell in mine for method in methods if cell.key(method) not in done]
-    total = len(mine) * len(methods)
-    print(f"grid: {total} rows, {total - len(todo)} already finished, {len(todo)} to run "
-          f"-> {results}")
-    bar = tqdm(total=len(todo), desc="Grid rows", unit="row", position=0)
-    agents: Dict[Cell, Path] = {}
-    failed_cells: Dict[Cell, str] = {}
-    for cell, method in todo:
-        row = {**dict(zip(ROW_KEY, cell.key(method))), "dataset": cell.dataset_id,
-               "train_steps": grid.train_steps, "unlearn_steps": grid.unlearn_steps}
-        started = time.perf_counter()
-        try:
-            if cell in failed_cells:
-                raise RuntimeError(f"the poisoned agent failed: {failed_cells[cell]}")
-            if cell not in agents:
-                try:
-                    ensure_dataset(cell, grid)
-                    agents[cell] = ensure_poisoned_agent(cell, grid)
-                except Exception as error:
-                    failed_cells[cell] = _describe(error)
-                    raise
-            row.update(run_method(cell, grid, agents[cell], method), status="ok")
-        except Exception as error:  # one cell's crash is its row's error, not the grid's end
-            row.update(status="error", error=_describe(error),
-                       traceback=traceback.format_exc(limit=-3))
-        row["bench_seconds"] = round(time.perf_counter() - started, 1)
-        row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    todo = {cell: [method for method in methods if cell.key(method) not in done] for cell in mine}
+    todo = {cell: remaining for cell, remaining in todo.items() if remaining}
+    total, left = len(mine) * len(methods), sum(map(len, todo.values()))
+    print(f"grid: {total} rows, {total - left} already finished, {left} to run -> {results}")
+    bar = tqdm(total=left, desc="Grid rows", unit="row", position=0)
+
+    def record(row: Dict[str, Any]) -> None:
         append_row(results, row)
         outcome = (f"reward {row['normalized_reward']:.3f} cost {row['normalized_cost']:.3f}"
                    if row["status"] == "ok" else f"ERROR {row['error']}")
-        bar.write(f"{cell.dataset_id} {cell.algorithm} seed {cell.seed} {method}: {outcome}")
+        bar.write(f"{row['dataset']} {row['algorithm']} seed {row['seed']} {row['method']}: "
+                  f"{outcome}")
         bar.update(1)
+
+    if use_ray:
+        from osrl_unlearn.experiments.ray_engine import run_on_ray
+
+        run_on_ray(todo, grid, record, ray_address)
+    else:
+        for cell, remaining in todo.items():
+            for row in cell_rows(cell, grid, remaining):
+                record(row)
     bar.close()
     return results
 
