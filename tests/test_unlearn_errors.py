@@ -1,5 +1,6 @@
 """Bad input to `osrl-unlearn unlearn` gives one clear error line, never a traceback."""
 
+import json
 import shutil
 
 import numpy as np
@@ -111,3 +112,38 @@ def test_bad_episode_list(poisoned_runs, tmp_path, listing, message):
                      "--forget_episodes", str(episodes), "--out", str(tmp_path / "out"))
     assert_one_error_line(result, message)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_defender_who_is_not_sure_gets_the_recall_and_precision_asked_for(poisoned_runs,
+                                                                             tmp_path):
+    """Whole episodes are missed or added, every method takes the split, the run records it."""
+    from osrl_unlearn.data.datasets import episode_bounds, imperfect_forget_mask
+    from osrl_unlearn.runs import load_run
+    from osrl_unlearn.unlearning.objective import UnlearnConfig
+    from osrl_unlearn.unlearning.stage import resolve_forget, unlearn
+
+    data, true_mask = resolve_forget(FORGET_ID, load_run(poisoned_runs["bcql"], best=False)[0])
+    mask, split = imperfect_forget_mask(data, true_mask, recall=0.5, precision=0.5, seed=1)
+    poisoned = sum(true_mask[start:end].any() for start, end in episode_bounds(data))
+    found = max(1, round(0.5 * poisoned))  # whole episodes: the nearest count
+    assert split["episode_recall"] == found / poisoned
+    assert split["episode_precision"] == 0.5  # as many clean episodes as poisoned ones
+    for start, end in episode_bounds(data):  # only whole episodes move
+        assert mask[start:end].all() or not mask[start:end].any()
+    assert (mask & ~true_mask).any() and (true_mask & ~mask).any()
+
+    cfg = UnlearnConfig(method="finetune", steps=3, save_every=3, forget_recall=0.5,
+                        forget_precision=0.8)
+    out = unlearn(poisoned_runs["bcql"], FORGET_ID, cfg, out=str(tmp_path / "unsure"),
+                  progress=False)
+    summary = json.loads((out / "unlearn_summary.json").read_text())
+    assert summary["forget_split"]["episode_recall"] == found / poisoned
+    assert summary["forget_transitions"] < true_mask.sum()
+    assert "forget_split" in (out / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize("option, value", [("forget_recall", "0"), ("forget_precision", "1.5")])
+def test_recall_or_precision_out_of_range_is_one_error_line(poisoned_runs, tmp_path, option, value):
+    result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,
+                     f"--unlearning.{option}", value, "--out", str(tmp_path / "x"))
+    assert_one_error_line(result, f"--unlearning.{option} must be in (0, 1]")

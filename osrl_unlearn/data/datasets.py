@@ -221,6 +221,40 @@ def episodes_mask(data: Dataset, episodes: Sequence[int]) -> np.ndarray:
     return mask
 
 
+def imperfect_forget_mask(data: Dataset, mask: np.ndarray, recall: float, precision: float,
+                          seed: int = 0) -> Tuple[np.ndarray, Dict[str, float]]:
+    """The forget set of a defender who is not sure, at the level of episodes.
+
+    Of the episodes `mask` marks (any transition marked), a share `recall` stays in the
+    forget set and the rest is missed (it stays in the kept data); then clean episodes
+    are added until a share `precision` of the forget set's episodes are poisoned.
+    Returns the new mask and the recall and precision reached, per episode and per
+    transition, measured against `mask`.
+    """
+    if not (0.0 < recall <= 1.0 and 0.0 < precision <= 1.0):
+        raise UserInputError(f"recall and precision must be in (0, 1], got {recall}, {precision}")
+    bounds = episode_bounds(data)
+    poisoned = np.array([mask[start:end].any() for start, end in bounds])
+    rng = np.random.default_rng(seed)
+    found = rng.permutation(np.flatnonzero(poisoned))[:max(1, round(recall * poisoned.sum()))]
+    wanted = round(len(found) * (1.0 - precision) / precision)
+    clean = np.flatnonzero(~poisoned)
+    if wanted > len(clean):
+        raise UserInputError(f"forget_precision {precision} needs {wanted} clean episodes in the "
+                             f"forget set; the data has {len(clean)}")
+    chosen = np.concatenate([found, rng.permutation(clean)[:wanted]])
+    new_mask = np.zeros_like(mask, dtype=bool)
+    for start, end in bounds[chosen]:
+        new_mask[start:end] = True
+    true_mask = np.asarray(mask, dtype=bool)
+    return new_mask, {
+        "episode_recall": len(found) / poisoned.sum(),
+        "episode_precision": len(found) / len(chosen),
+        "transition_recall": float((new_mask & true_mask).sum() / true_mask.sum()),
+        "transition_precision": float((new_mask & true_mask).sum() / new_mask.sum()),
+    }
+
+
 def episode_returns(data: Dataset) -> Tuple[np.ndarray, np.ndarray]:
     """Per-episode reward return and cost return."""
     bounds = episode_bounds(data)

@@ -41,8 +41,12 @@ class UnlearnConfig:
     source_checkpoint: str = "last"
     # batch size on D_k and on D_f (None: the source run's)
     batch_size: Optional[int] = None
-    # seed of the batches and of the reward reference's D_k sample
+    # seed of the batches, of the reward reference's D_k sample and of an imperfect forget set
     seed: int = 0
+    # share of the poisoned episodes the defender knows; the rest stays in D_k (1: all)
+    forget_recall: float = 1.0
+    # share of the forget set's episodes that are poisoned; clean ones fill the rest (1: none)
+    forget_precision: float = 1.0
     # percentile of Q_r over D_k that Q_r on D_f is pushed under (the paper's text; its table: 50)
     reward_percentile: float = 30.0
     # sigma: how far above kappa_Q the cost critic is lifted on D_f, as a fraction of kappa_Q

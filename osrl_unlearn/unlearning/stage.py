@@ -184,6 +184,9 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         raise UserInputError(f"unknown method {ucfg.method!r}; known: {', '.join(METHODS)}")
     if ucfg.source_checkpoint not in ("last", "best"):
         raise UserInputError(f"--unlearning.source_checkpoint must be last or best, got {ucfg.source_checkpoint!r}")
+    for name in ("forget_recall", "forget_precision"):
+        if not 0.0 < getattr(ucfg, name) <= 1.0:
+            raise UserInputError(f"--unlearning.{name} must be in (0, 1], got {getattr(ucfg, name)}")
     if ucfg.stop_after_saves < 0:
         raise UserInputError(f"--unlearning.stop_after_saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
     source = Path(source)
@@ -193,6 +196,10 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         source, best=ucfg.source_checkpoint == "best")
     data, mask = resolve_forget(forget, run_cfg, forget_episodes)
     forget = forget or f"episodes listed in {forget_episodes}"
+    split = None  # a defender who is not sure: a forget set with misses and false alarms
+    if ucfg.forget_recall < 1.0 or ucfg.forget_precision < 1.0:
+        mask, split = datasets.imperfect_forget_mask(data, mask, ucfg.forget_recall,
+                                                     ucfg.forget_precision, ucfg.seed)
     keep, forget_set = datasets.split_keep_forget(data, mask)
     env = make_eval_env(run_cfg.task, run_cfg.reward_scale, run_cfg.cost_limit)
     check_dims(data, *env_dims(env)[:2], forget)
@@ -207,7 +214,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         raise UserInputError(f"nothing to resume in {target}")
 
     record = {**run_config, "unlearning": asdict(ucfg), "source_run": str(source),
-              "source_checkpoint": checkpoint.name, "forget": forget}
+              "source_checkpoint": checkpoint.name, "forget": forget,
+              **({"forget_split": split} if split else {})}
     if ucfg.method == "retrain":
         return _retrain(replace(run_cfg, unlearning=ucfg), adapter, keep, target, record, progress)
 
@@ -295,7 +303,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
                "wall_time_s": elapsed, "best_step": best_step, "best_score": best_score,
                "keep_transitions": len(keep["observations"]),
-               "forget_transitions": len(forget_set["observations"]), "carried_state": carried,
+               "forget_transitions": len(forget_set["observations"]), "forget_split": split,
+               "carried_state": carried,
                "final_forget_report": final}
     (target / "unlearn_summary.json").write_text(json.dumps(summary, indent=2))
     return target
@@ -310,9 +319,11 @@ def _retrain(run_cfg, adapter, keep: datasets.Dataset, target: Path, record: dic
     run_dir = train(cfg, adapter, data=keep, progress=progress)
     timing = json.loads((run_dir / "timing.json").read_text())
     with open(run_dir / "config.yaml", "a") as handle:  # `unlearning` is already in cfg
-        yaml.safe_dump({key: record[key] for key in ("source_run", "forget")}, handle,
+        kept = ("source_run", "forget", "forget_split")
+        yaml.safe_dump({key: record[key] for key in kept if key in record}, handle,
                        sort_keys=False)
     summary = {"method": "retrain", "steps": cfg.update_steps, "wall_time_s": timing["train_s"],
+               "forget_split": record.get("forget_split"),
                "total_time_s": time.perf_counter() - started,
                "keep_transitions": len(keep["observations"])}
     (run_dir / "unlearn_summary.json").write_text(json.dumps(summary, indent=2))
