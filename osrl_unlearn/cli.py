@@ -136,6 +136,44 @@ def _cmd_unlearn(argv: List[str]) -> int:
     return 0
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from osrl_unlearn.data import datasets, detection
+    from osrl_unlearn.data.variants import load_variant_dataset
+
+    if args.dataset.endswith((".hdf5", ".h5")):
+        if not Path(args.dataset).exists():
+            raise UserInputError(f"dataset file not found: {args.dataset}")
+        data, _ = datasets.read_hdf5(Path(args.dataset))
+    else:
+        data = load_variant_dataset(args.dataset)
+    scores = {"label disagreement": detection.label_disagreement(data, args.neighbours),
+              "return outliers (baseline)": detection.return_outliers(data)}
+    flagged = detection.flag_top(scores["label disagreement"], args.share)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "forget_mask.npy", detection.episodes_to_mask(data, flagged))
+    order = np.argsort(-scores["label disagreement"], kind="stable")
+    (out / "ranking.csv").write_text("rank,episode,score,flagged\n" + "".join(
+        f"{rank},{episode},{scores['label disagreement'][episode]:.6g},{int(flagged[episode])}\n"
+        for rank, episode in enumerate(order, start=1)))
+    report = {"dataset": args.dataset, "episodes": len(order), "share": args.share,
+              "neighbours": args.neighbours}
+    if datasets.FORGET_MASK_KEY in data:  # a poisoned file knows the truth: score the scores
+        truth = detection.episode_truth(data, data[datasets.FORGET_MASK_KEY])
+        report["quality"] = {name: detection.detection_quality(
+            values, truth, detection.flag_top(values, args.share)) for name, values in scores.items()}
+        for name, quality in report["quality"].items():
+            print(f"{name}: ROC AUC {quality['auc']:.3f}, precision {quality['precision']:.3f}, "
+                  f"recall {quality['recall']:.3f} ({quality['flagged']} flagged, "
+                  f"{quality['poisoned']} poisoned episodes)")
+    (out / "detection.json").write_text(json.dumps(report, indent=2))
+    print(f"forget mask: {out / 'forget_mask.npy'} (unlearn with --forget); ranking: "
+          f"{out / 'ranking.csv'}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from osrl_unlearn.experiments.bench import load_grid, run_grid
 
@@ -250,6 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     # parsed by pyrallis in `main` (OSRL's spelling); listed here for `osrl-unlearn --help`
     commands.add_parser("unlearn", help="unlearn a forget set from an OSRL run "
                                         "(osrl-unlearn unlearn --help for its options)")
+
+    detect = commands.add_parser(
+        "detect", help="score every episode of a dataset by how poisoned it looks; a forget mask")
+    detect.add_argument("--dataset", required=True, help="a dataset id or an HDF5 file")
+    detect.add_argument("--share", type=float, default=0.15,
+                        help="share of the episodes to flag as poisoned (default 0.15)")
+    detect.add_argument("--neighbours", type=int, default=10,
+                        help="(state, action) neighbours from other episodes a label is "
+                             "compared with (default 10)")
+    detect.add_argument("--out", required=True, help="folder for forget_mask.npy, ranking.csv, "
+                                                     "detection.json")
+    detect.set_defaults(run=_cmd_detect)
 
     bench = commands.add_parser("bench", help="run a benchmark grid (resumable)")
     bench.add_argument("--config", required=True, help="grid YAML (see examples/grids/)")

@@ -1,0 +1,99 @@
+"""Which episodes look poisoned? Scores from the data alone, and how good they are.
+
+An attack relabels behaviour: MaxCost hides the costs of unsafe behaviour, RewardLure
+also inflates its rewards, CostSwap exchanges costs between episodes. Elsewhere in the
+data, the same states and actions carry their true labels. So each transition's cost
+and reward are compared with those of its nearest neighbours in (state, action) space
+from *other* episodes, each difference in units of that label's spread over the data,
+and an episode's suspicion is the mean over its transitions. The baseline a detector
+must beat scores an episode by how far its reward return lies from the others'.
+"""
+
+from typing import Dict, Optional
+
+import numpy as np
+
+from osrl_unlearn.data.datasets import Dataset, episode_bounds, episode_returns
+from osrl_unlearn.errors import UserInputError
+
+
+def episode_ids(data: Dataset) -> np.ndarray:
+    """The episode number of every transition."""
+    ids = np.zeros(len(data["observations"]), dtype=int)
+    for number, (start, end) in enumerate(episode_bounds(data)):
+        ids[start:end] = number
+    return ids
+
+
+def label_disagreement(data: Dataset, neighbours: int = 10) -> np.ndarray:
+    """Per episode: how far its cost and reward labels are from those of similar (s, a)
+    in other episodes (mean over its transitions of |cost gap| / cost spread + |reward
+    gap| / reward spread)."""
+    from scipy.spatial import cKDTree
+
+    if neighbours < 1:
+        raise UserInputError(f"neighbours must be at least 1, got {neighbours}")
+    points = np.concatenate([data["observations"], data["actions"]], axis=1).astype(np.float64)
+    points = (points - points.mean(0)) / (points.std(0) + 1e-8)
+    ids = episode_ids(data)
+    # Ask for more than needed: the nearest points are mostly the same episode's own.
+    _, found = cKDTree(points).query(points, k=min(len(points), 8 * neighbours + 1))
+    others = np.where(ids[found] != ids[:, None], found, -1)
+    gaps = np.zeros(len(points))
+    for label in ("costs", "rewards"):
+        values = np.asarray(data[label], dtype=np.float64)
+        picked = np.zeros(len(points))
+        counts = np.zeros(len(points))
+        for column in range(others.shape[1]):
+            index = others[:, column]
+            use = (index >= 0) & (counts < neighbours)
+            picked[use] += values[index[use]]
+            counts[use] += 1
+        expected = np.divide(picked, counts, out=values.copy(), where=counts > 0)
+        gaps += np.abs(values - expected) / (values.std() + 1e-8)
+    return np.bincount(ids, weights=gaps) / np.bincount(ids)
+
+
+def return_outliers(data: Dataset) -> np.ndarray:
+    """The baseline: |z-score| of each episode's reward return."""
+    rewards, _ = episode_returns(data)
+    return np.abs(rewards - rewards.mean()) / (rewards.std() + 1e-8)
+
+
+def episode_truth(data: Dataset, mask: np.ndarray) -> np.ndarray:
+    """Which episodes a transition mask marks (any of its transitions)."""
+    return np.array([mask[start:end].any() for start, end in episode_bounds(data)])
+
+
+def detection_quality(scores: np.ndarray, truth: np.ndarray, flagged: np.ndarray
+                      ) -> Dict[str, Optional[float]]:
+    """ROC AUC of the scores, and precision and recall of the flagged episodes."""
+    positives, negatives = scores[truth], scores[~truth]
+    auc = None
+    if len(positives) and len(negatives):  # P(a poisoned episode outscores a clean one)
+        above = (positives[:, None] > negatives[None, :]).mean()
+        ties = (positives[:, None] == negatives[None, :]).mean()
+        auc = float(above + 0.5 * ties)
+    hits = int((flagged & truth).sum())
+    return {"auc": auc,
+            "precision": hits / flagged.sum() if flagged.any() else None,
+            "recall": hits / truth.sum() if truth.any() else None,
+            "flagged": int(flagged.sum()), "poisoned": int(truth.sum())}
+
+
+def flag_top(scores: np.ndarray, share: float) -> np.ndarray:
+    """Flag the `share` most suspicious episodes."""
+    if not 0.0 < share < 1.0:
+        raise UserInputError(f"--share must be strictly between 0 and 1, got {share}")
+    count = max(1, round(share * len(scores)))
+    flagged = np.zeros(len(scores), dtype=bool)
+    flagged[np.argsort(-scores, kind="stable")[:count]] = True
+    return flagged
+
+
+def episodes_to_mask(data: Dataset, flagged: np.ndarray) -> np.ndarray:
+    """A transition mask (for `--forget`) from flagged episodes."""
+    mask = np.zeros(len(data["observations"]), dtype=bool)
+    for (start, end), flag in zip(episode_bounds(data), flagged):
+        mask[start:end] = flag
+    return mask

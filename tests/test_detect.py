@@ -1,0 +1,44 @@
+"""The poison detector on real generated episodes."""
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from osrl_unlearn.data import detection
+from osrl_unlearn.data.datasets import episode_bounds, episode_returns
+from osrl_unlearn.errors import UserInputError
+
+
+def with_hidden_cost_copy(data):
+    """The data plus a copy of its costliest episode with the costs hidden (MaxCost's lie)."""
+    _, costs = episode_returns(data)
+    start, end = episode_bounds(data)[int(np.argmax(costs))]
+    copy = {key: value[start:end].copy() for key, value in data.items()}
+    copy["costs"][:] = 0.0
+    return {key: np.concatenate([data[key], copy[key]]) for key in data}, costs.max()
+
+
+def test_an_episode_whose_costs_are_hidden_is_the_most_suspicious(ball_run_data):
+    data, hidden = with_hidden_cost_copy(ball_run_data)
+    assert hidden > 0
+    scores = detection.label_disagreement(data, neighbours=5)
+    assert np.argmax(scores) == len(scores) - 1  # the relabelled copy, not its original
+    truth = np.zeros(len(scores), dtype=bool)
+    truth[-1] = True
+    quality = detection.detection_quality(scores, truth, detection.flag_top(scores, 0.1))
+    assert quality["auc"] == 1.0 and quality["recall"] == 1.0
+
+
+def test_detect_writes_a_mask_unlearning_takes_and_scores_itself(poisoned_runs, tmp_path):
+    result = run_cli("detect", "--dataset", "OfflineBallRun-MaxCost15-v0", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "label disagreement: ROC AUC" in result.stdout and "baseline" in result.stdout
+    mask = np.load(tmp_path / "forget_mask.npy")
+    assert mask.dtype == bool and 0 < mask.sum() < len(mask)
+    lines = (tmp_path / "ranking.csv").read_text().splitlines()
+    assert lines[0] == "rank,episode,score,flagged" and lines[1].startswith("1,")
+
+
+def test_bad_share_is_an_error():
+    with pytest.raises(UserInputError, match="strictly between 0 and 1"):
+        detection.flag_top(np.zeros(3), 1.0)
