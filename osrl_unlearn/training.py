@@ -5,12 +5,13 @@ TransitionDataset, call the algorithm's own `train_one_step`, evaluate every
 `eval_every` steps, save `checkpoint/model.pt` and, by OSRL's rule (lowest cost,
 then highest reward), `checkpoint/model_best.pt`. Beside each, the optimizer states
 and Lagrange multipliers OSRL's checkpoint leaves out (`runs.training_state`), so
-that unlearning continues from them.
+that unlearning continues from them; and what a stopped training needs to continue.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,7 +28,7 @@ from tqdm.auto import trange
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
 from osrl_unlearn.data.registration import base_task
-from osrl_unlearn.runs import training_state, training_state_path
+from osrl_unlearn.runs import load_training_state, training_state, training_state_path
 from osrl_unlearn.data.tasks import episode_length, import_dsrl
 
 
@@ -77,23 +78,40 @@ def batches(data: dict, cfg, adapter) -> Iterator[list]:
     return ([tensor.to(cfg.device) for tensor in batch] for batch in loader)
 
 
-def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True) -> Path:
+RESUME_FILE = "train_resume.pt"  # beside the checkpoints: what a stopped training needs
+
+
+def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True,
+          resume: bool = False) -> Path:
     """Train `adapter`'s algorithm with `cfg`; returns the run directory.
 
     `data` replaces the task's dataset (retraining on D_k passes the keep set). The
-    run's `timing.json` separates time spent training from time spent evaluating.
+    run's `timing.json` separates time spent training from time spent evaluating. At
+    every evaluation the run also saves what continuing needs (`train_resume.pt`: the
+    weights, optimizers, multipliers, step, best scores, random states); `resume`
+    continues a run stopped after one, drawing the same batches as a run that never
+    stopped.
     """
     run_dir = resolve_run(cfg, adapter.Config())
-    if (run_dir / "checkpoint" / "model.pt").exists():
+    checkpoints = run_dir / "checkpoint"
+    if resume and not (checkpoints / RESUME_FILE).exists():
+        raise UserInputError(f"nothing to resume in {run_dir}: no checkpoint/{RESUME_FILE}")
+    if not resume and (checkpoints / "model.pt").exists():
         raise UserInputError(f"{run_dir} already holds a trained run; choose another --name")
+    earlier_log = (run_dir / "progress.txt").read_text() if resume else ""
     logger = TensorboardLogger(str(run_dir.parent), log_txt=True, name=run_dir.name)
+    if earlier_log:  # fsrl's logger opens progress.txt anew: keep what was logged before
+        logger.output_file.write(earlier_log)
+        logger.output_file.flush()
+        logger.first_row = False
     logger.save_config(asdict(cfg), verbose=cfg.verbose)
-    seed_all(cfg.seed)
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)
-
     if data is None:
         data = load_training_data(cfg)
+    # Seeded once the data is there: building a poisoned file on first use runs the
+    # simulator, which draws from the global generators.
+    seed_all(cfg.seed)
     env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
     model = adapter.build_model(cfg, *env_dims(env), data=data)
     logger.setup_checkpoint_fn(lambda: {"model_state": model.state_dict()})
@@ -102,19 +120,35 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True) -> P
     def save_state(checkpoint: str) -> None:
         """Keep what OSRL's checkpoint drops (optimizers, multipliers) beside it."""
         state = training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS)
-        torch.save(state, training_state_path(run_dir / "checkpoint" / checkpoint))
+        torch.save(state, training_state_path(checkpoints / checkpoint))
 
-    best_reward, best_cost = -np.inf, np.inf
-    stream = batches(data, cfg, adapter)
+    start, best_reward, best_cost = 0, -np.inf, np.inf
     train_seconds = eval_seconds = 0.0
-    for step in trange(cfg.update_steps, desc=f"Training {adapter.NAME}", disable=not progress):
+    stream = batches(data, cfg, adapter)
+    if resume:
+        saved = torch.load(checkpoints / RESUME_FILE, weights_only=False)
+        model.load_state_dict(saved["model_state"])
+        load_training_state(model, saved["training_state"])
+        start, best_reward, best_cost = saved["step"], saved["best_reward"], saved["best_cost"]
+        train_seconds, eval_seconds = saved["train_s"], saved["eval_s"]
+        torch.set_rng_state(saved["torch_rng"])
+        np.random.set_state(saved["numpy_rng"])
+        random.setstate(saved["python_rng"])
+    for step in trange(start, cfg.update_steps, initial=start, total=cfg.update_steps,
+                       desc=f"Training {adapter.NAME}", disable=not progress):
         started = time.perf_counter()
         adapter.train_step(trainer, next(stream))
         train_seconds += time.perf_counter() - started
         if (step + 1) % cfg.eval_every == 0 or step == cfg.update_steps - 1:
             started = time.perf_counter()
+            # Evaluation draws from the global generators as many times as its episodes
+            # last, which the simulator decides: keep it out of training's random stream.
+            generators = (torch.get_rng_state(), np.random.get_state(), random.getstate())
             result = evaluate(trainer, env, cfg.eval_episodes, cfg.reward_scale,
                               cfg.cost_scale, progress=False)
+            torch.set_rng_state(generators[0])
+            np.random.set_state(generators[1])
+            random.setstate(generators[2])
             eval_seconds += time.perf_counter() - started
             logger.store(tab="eval", Cost=result["cost"], Reward=result["reward"])
             logger.save_checkpoint()
@@ -125,7 +159,13 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True) -> P
                 logger.save_checkpoint(suffix="best")
                 save_state("model_best.pt")
             logger.write(step, display=False)
+            torch.save({"step": step + 1, "model_state": model.state_dict(),
+                        "training_state": training_state(model, adapter.OPTIMIZERS,
+                                                         adapter.MULTIPLIERS),
+                        "best_reward": best_reward, "best_cost": best_cost,
+                        "train_s": train_seconds, "eval_s": eval_seconds,
+                        "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+                        "python_rng": random.getstate()}, checkpoints / RESUME_FILE)
     timing = {"train_s": train_seconds, "eval_s": eval_seconds, "steps": cfg.update_steps}
     (run_dir / "timing.json").write_text(json.dumps(timing, indent=2))
     return run_dir
-

@@ -10,6 +10,7 @@ import torch
 from osrl_unlearn.data import datasets
 from osrl_unlearn.adapters import ALGORITHMS
 from osrl_unlearn.evaluation import make_eval_env
+from conftest import TINY_NETWORKS
 from osrl_unlearn.runs import load_run, training_state_path
 from osrl_unlearn.training import batches
 from osrl_unlearn.unlearning.objective import UnlearnConfig
@@ -114,3 +115,47 @@ def test_an_interrupted_run_resumed_ends_as_one_that_ran_straight_through(poison
     wall = header.index("wall_time_s")
     strip = [[line.split("\t")[:wall] + line.split("\t")[wall + 1:] for line in log] for log in logs]
     assert strip[0] == strip[1]  # every logged metric too, wall time aside
+
+
+@pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])
+def test_training_stopped_after_an_evaluation_resumes_to_the_same_weights(ball_run_file, tmp_path,
+                                                                          algorithm):
+    """Stopped at step 13 (last evaluation at 10) and resumed, or straight through: one model."""
+    from osrl_unlearn.adapters import get_adapter
+    from osrl_unlearn.training import train
+
+    adapter = get_adapter(algorithm)
+    extra = {"vae_hidden_sizes": 16} if "vae_hidden_sizes" in adapter.Config.__dataclass_fields__ else {}
+
+    def config(name):
+        return adapter.Config(task="OfflineBallRun-MaxCost15-v0", update_steps=20, eval_every=10,
+                              eval_episodes=1, batch_size=32, logdir=str(tmp_path), name=name,
+                              threads=1, **TINY_NETWORKS, **extra)
+
+    straight = train(config("straight"), adapter, progress=False)
+
+    class Stop(Exception):
+        pass
+
+    calls = {"count": 0}
+    original = adapter.train_step
+
+    def stopping_step(trainer, batch):
+        calls["count"] += 1
+        if calls["count"] > 13:
+            raise Stop
+        return original(trainer, batch)
+
+    adapter.train_step = stopping_step
+    try:
+        with pytest.raises(Stop):
+            train(config("stopped"), adapter, progress=False)
+    finally:
+        adapter.train_step = original
+    resumed = train(config("stopped"), adapter, progress=False, resume=True)
+    for name in ("model.pt", "training_state.pt"):
+        first, second = (flat(torch.load(run / "checkpoint" / name, weights_only=False))
+                         for run in (straight, resumed))
+        assert len(first) == len(second) > 0
+        assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert len((resumed / "progress.txt").read_text().splitlines()) == 3  # header, two rows

@@ -183,7 +183,7 @@ def ensure_dataset(cell: Cell, grid: GridConfig) -> None:
 
 def ensure_poisoned_agent(cell: Cell, grid: GridConfig) -> Path:
     """Train the cell's agent on the poisoned data, or reuse it if training finished."""
-    from osrl_unlearn.training import resolve_run, train
+    from osrl_unlearn.training import RESUME_FILE, resolve_run, train
 
     adapter = get_adapter(cell.algorithm)
     cfg = adapter.Config(task=cell.dataset_id, seed=cell.seed, update_steps=grid.train_steps,
@@ -193,6 +193,8 @@ def ensure_poisoned_agent(cell: Cell, grid: GridConfig) -> Path:
     run_dir = resolve_run(cfg, adapter.Config())
     if (run_dir / "timing.json").exists():
         return run_dir
+    if (run_dir / "checkpoint" / RESUME_FILE).exists():
+        return train(cfg, adapter, resume=True)  # stopped after an evaluation: continue
     if run_dir.exists():
         set_aside(run_dir)
     return train(cfg, adapter)
@@ -222,6 +224,7 @@ def retrain_dir(cell: Cell, grid: GridConfig, source: Path) -> Path:
 def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[str, Any]:
     """Apply one method to the poisoned agent (or reuse its finished run) and evaluate it."""
     from osrl_unlearn.evaluation import evaluate_run
+    from osrl_unlearn.training import RESUME_FILE
     from osrl_unlearn.unlearning.stage import STATE_FILE, output_dir, unlearn
 
     if method == POISONED:
@@ -233,7 +236,8 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     target = (retrain_dir(cell, grid, source) if ucfg.method == "retrain"
               else output_dir(source, method, None))
     if not (target / "unlearn_summary.json").exists():
-        resume = (target / "checkpoint" / STATE_FILE).exists()
+        state_file = RESUME_FILE if ucfg.method == "retrain" else STATE_FILE
+        resume = (target / "checkpoint" / state_file).exists()
         if target.exists() and not resume:
             set_aside(target)
         unlearn(source, cell.dataset_id, ucfg, out=str(target), resume=resume)

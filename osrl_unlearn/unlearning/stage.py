@@ -46,7 +46,7 @@ from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.runs import (
     ProgressLog, load_run, load_training_state, load_weights, training_state, training_state_path
 )
-from osrl_unlearn.training import batches, load_training_data, train
+from osrl_unlearn.training import RESUME_FILE, batches, load_training_data, train
 from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 
 STATE_FILE = "unlearn_state.pt"
@@ -208,16 +208,16 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         raise UserInputError("the output run must differ from the source run")
     if (target / "checkpoint" / "model.pt").exists() and not resume:
         raise UserInputError(f"{target} exists; pass --resume true to continue it, or another --out")
-    if resume and ucfg.method == "retrain":
-        raise UserInputError("retraining does not resume; remove its run directory to start again")
-    if resume and not (target / "checkpoint" / STATE_FILE).exists():
+    state_file = RESUME_FILE if ucfg.method == "retrain" else STATE_FILE  # training's or ours
+    if resume and not (target / "checkpoint" / state_file).exists():
         raise UserInputError(f"nothing to resume in {target}")
 
     record = {**run_config, "unlearning": asdict(ucfg), "source_run": str(source),
               "source_checkpoint": checkpoint.name, "forget": forget,
               **({"forget_split": split} if split else {})}
     if ucfg.method == "retrain":
-        return _retrain(replace(run_cfg, unlearning=ucfg), adapter, keep, target, record, progress)
+        return _retrain(replace(run_cfg, unlearning=ucfg), adapter, keep, target, record, progress,
+                        resume)
 
     target.joinpath("checkpoint").mkdir(parents=True, exist_ok=True)
     with open(target / "config.yaml", "w") as handle:
@@ -311,12 +311,13 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
 
 
 def _retrain(run_cfg, adapter, keep: datasets.Dataset, target: Path, record: dict,
-             progress: bool) -> Path:
-    """Exact unlearning: train from scratch on D_k with the source run's settings."""
+             progress: bool, resume: bool = False) -> Path:
+    """Exact unlearning: train from scratch on D_k with the source run's settings
+    (`resume`: continue a retraining stopped after one of its evaluations)."""
     cfg = replace(run_cfg, logdir=str(target.parent.parent), group=target.parent.name,
                   name=target.name)
     started = time.perf_counter()
-    run_dir = train(cfg, adapter, data=keep, progress=progress)
+    run_dir = train(cfg, adapter, data=keep, progress=progress, resume=resume)
     timing = json.loads((run_dir / "timing.json").read_text())
     with open(run_dir / "config.yaml", "a") as handle:  # `unlearning` is already in cfg
         kept = ("source_run", "forget", "forget_split")
