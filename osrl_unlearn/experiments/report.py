@@ -166,7 +166,8 @@ def summary_table(rows: List[dict], methods: Sequence[str]) -> str:
 
 
 def wall_time_table(rows: List[dict], methods: Sequence[str]) -> str:
-    """Each method's wall time against retraining's on the same agent, mean over seeds."""
+    """Each method's wall time against retraining's on the same agent, and the steps it ran,
+    means over seeds."""
     lines = ["| task | algorithm | attack | ratio | method | steps run | wall time (s) | "
              "retraining (s) | ratio |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for cell, cell_rows in group(rows, CELL).items():
@@ -179,10 +180,10 @@ def wall_time_table(rows: List[dict], methods: Sequence[str]) -> str:
             own = statistics.fmean(row["wall_time_s"] for row, _ in pairs)
             reference = statistics.fmean(ref["wall_time_s"] for _, ref in pairs)
             ratio = statistics.fmean(row["wall_time_s"] / ref["wall_time_s"] for row, ref in pairs)
+            steps = statistics.fmean(row.get("steps_run") or row["steps"] for row, _ in pairs)
             task, algorithm, attack, ratio_value = cell
             lines.append(f"| {task} | {algorithm} | {attack} | {ratio_value:g} | "
-                         f"{LABELS.get(method, method)} | "
-                         f"{pairs[0][0].get('steps_run', pairs[0][0]['steps'])} | {own:.0f} | "
+                         f"{LABELS.get(method, method)} | {steps:,.0f} | {own:.0f} | "
                          f"{reference:.0f} | {ratio:.2f} |")
     return "\n".join(lines)
 
