@@ -30,9 +30,8 @@ METHODS = ("safe-rule", "finetune", "trajdeleter", "reward-only", "retrain")
 
 @dataclass
 class UnlearnConfig:
-    """Everything the unlearning stage and its ablations can switch."""
+    """Everything the unlearning stage and its ablations can switch (comments: --help)."""
 
-    # (each field's comment is its help line in `--help`: pyrallis reads them)
     # safe-rule | finetune | trajdeleter | reward-only | retrain
     method: str = "safe-rule"
     # unlearning steps (retraining: the source run's training steps instead)
