@@ -50,6 +50,8 @@ class TrainConfig:
     # evaluation
     eval_episodes: int = 5
     eval_every: int = 2_500
+    # continue a run (same --name) stopped after one of its evaluations
+    resume: bool = False
     # the unlearning stage after training: --unlearn true [--unlearning.steps 5000 ...]
     unlearn: bool = False
     unlearn_forget: Optional[str] = None  # poisoned id or mask file; default: the task

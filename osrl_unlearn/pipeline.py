@@ -23,7 +23,7 @@ def train_and_unlearn(cfg, algorithm: str) -> Path:
     Bad input ends the process with one error line, as on the command line.
     """
     try:
-        run_dir = train(cfg, get_adapter(algorithm))
+        run_dir = train(cfg, get_adapter(algorithm), resume=cfg.resume)
         print(f"trained run: {run_dir}")
         if cfg.unlearn:
             forget = cfg.unlearn_forget or cfg.task

@@ -40,9 +40,10 @@ def resolve_run(cfg, default_cfg) -> Path:
         cfg.group = f"{cfg.task}-cost-{int(cfg.cost_limit)}"
     if cfg.name is None:
         default_cfg.episode_len = cfg.episode_len  # derived, so not part of the name
-        # the unlearning stage's options (unlearn, unlearn_forget, unlearning) do not name it
+        # the unlearning stage's options (unlearn, unlearn_forget, unlearning) and
+        # resuming do not name it
         defaults = {key: value for key, value in asdict(default_cfg).items()
-                    if not key.startswith("unlearn")}
+                    if not key.startswith("unlearn") and key != "resume"}
         cfg.name = auto_name(defaults, asdict(cfg), cfg.prefix, cfg.suffix)
     return Path(cfg.logdir) / cfg.group / cfg.name
 

@@ -21,7 +21,7 @@ echo
 echo "== One poisoned BCQ-L agent (generated OfflineBallRun, MaxCost15 with the attacker's"
 echo "   own episodes), DSRL normalized reward / cost over 10 episodes; safe: cost <= 1."
 echo "   Retrain = trained from scratch on the clean part only: the reference."
-sed -n '/^| task | algorithm | attack/,/^$/p' demo/report.md
+sed -n '/^| task | algorithm | attack | ratio | seeds |/,/^$/p' demo/report.md
 echo "== Wall time against retraining's"
 sed -n '/^| task | algorithm | attack | ratio | method | steps run/,/^$/p' demo/report.md
 echo "(a 3,000-step agent and 1,000 unlearning steps: small and noisy; the 10,000-step"
