@@ -142,6 +142,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from osrl_unlearn.data import datasets, detection
     from osrl_unlearn.data.variants import load_variant_dataset
 
+    out = Path(args.out)
+    if (out / "forget_mask.npy").exists():
+        raise UserInputError(f"{out / 'forget_mask.npy'} exists; choose another --out")
     if args.dataset.endswith((".hdf5", ".h5")):
         if not Path(args.dataset).exists():
             raise UserInputError(f"dataset file not found: {args.dataset}")
@@ -151,7 +154,6 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     scores = {"label disagreement": detection.label_disagreement(data, args.neighbours),
               "return outliers (baseline)": detection.return_outliers(data)}
     flagged = detection.flag_top(scores["label disagreement"], args.share)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "forget_mask.npy", detection.episodes_to_mask(data, flagged))
     order = np.argsort(-scores["label disagreement"], kind="stable")

@@ -42,3 +42,10 @@ def test_detect_writes_a_mask_unlearning_takes_and_scores_itself(poisoned_runs, 
 def test_bad_share_is_an_error():
     with pytest.raises(UserInputError, match="strictly between 0 and 1"):
         detection.flag_top(np.zeros(3), 1.0)
+
+
+def test_detect_never_overwrites_a_mask(tmp_path):
+    (tmp_path / "forget_mask.npy").write_bytes(b"a user's mask")
+    result = run_cli("detect", "--dataset", "OfflineBallRun-MaxCost15-v0", "--out", str(tmp_path))
+    assert result.returncode == 2 and "exists; choose another --out" in result.stderr
+    assert (tmp_path / "forget_mask.npy").read_bytes() == b"a user's mask"
