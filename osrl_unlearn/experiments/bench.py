@@ -16,7 +16,6 @@ per (task, algorithm, seed) serves them all; it is found by a digest of D_k's ar
 so an attack whose D_k differs gets its own.
 """
 
-
 import hashlib
 import json
 import os
@@ -200,25 +199,30 @@ def ensure_poisoned_agent(cell: Cell, grid: GridConfig) -> Path:
     return train(cfg, adapter)
 
 
-def keep_digest(source: Path, dataset_id: str) -> str:
-    """A short digest of the D_k that unlearning `dataset_id` from `source` keeps."""
+def keep_digest(source: Path, dataset_id: str, ucfg: UnlearnConfig) -> str:
+    """A short digest of the D_k that unlearning `dataset_id` from `source` keeps (with the
+    misses and false alarms of an imperfect forget set, if `ucfg` asks for one)."""
     import numpy as np
 
-    from osrl_unlearn.data.datasets import split_keep_forget
+    from osrl_unlearn.data.datasets import imperfect_forget_mask, split_keep_forget
     from osrl_unlearn.runs import load_run
     from osrl_unlearn.unlearning.stage import resolve_forget
 
-    keep, _ = split_keep_forget(*resolve_forget(dataset_id, load_run(source, best=False)[0]))
+    data, mask = resolve_forget(dataset_id, load_run(source, best=False)[0])
+    if ucfg.forget_recall < 1.0 or ucfg.forget_precision < 1.0:
+        mask, _ = imperfect_forget_mask(data, mask, ucfg.forget_recall, ucfg.forget_precision,
+                                        ucfg.seed)
+    keep, _ = split_keep_forget(data, mask)
     digest = hashlib.sha256()
     for key in sorted(keep):
         digest.update(key.encode() + np.ascontiguousarray(keep[key]).tobytes())
     return digest.hexdigest()[:12]
 
 
-def retrain_dir(cell: Cell, grid: GridConfig, source: Path) -> Path:
+def retrain_dir(cell: Cell, grid: GridConfig, source: Path, ucfg: UnlearnConfig) -> Path:
     """The retrained agent of the cell's task, algorithm and seed on its D_k, shared."""
-    return (Path(grid.logdir) / f"{cell.task}-keep-{keep_digest(source, cell.dataset_id)}"
-            / f"{cell.algorithm}-seed{cell.seed}-retrain")
+    digest = keep_digest(source, cell.dataset_id, ucfg)
+    return Path(grid.logdir) / f"{cell.task}-keep-{digest}" / f"{cell.algorithm}-seed{cell.seed}-retrain"
 
 
 def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[str, Any]:
@@ -233,7 +237,7 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
         timing = json.loads((source / "timing.json").read_text())
         return {**result, "wall_time_s": timing["train_s"], "steps": timing["steps"]}
     ucfg = unlearn_config(grid, method, cell.seed)
-    target = (retrain_dir(cell, grid, source) if ucfg.method == "retrain"
+    target = (retrain_dir(cell, grid, source, ucfg) if ucfg.method == "retrain"
               else output_dir(source, method, None))
     if not (target / "unlearn_summary.json").exists():
         state_file = RESUME_FILE if ucfg.method == "retrain" else STATE_FILE
