@@ -136,43 +136,46 @@ def _cmd_unlearn(argv: List[str]) -> int:
     return 0
 
 
-def _cmd_detect(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from osrl_unlearn.data import datasets, detection
+def load_dataset(dataset: str):
+    """A dataset id's data, or an HDF5 file's."""
+    from osrl_unlearn.data import datasets
     from osrl_unlearn.data.variants import load_variant_dataset
 
-    out = Path(args.out)
-    if (out / "forget_mask.npy").exists():
-        raise UserInputError(f"{out / 'forget_mask.npy'} exists; choose another --out")
-    if args.dataset.endswith((".hdf5", ".h5")):
-        if not Path(args.dataset).exists():
-            raise UserInputError(f"dataset file not found: {args.dataset}")
-        data, _ = datasets.read_hdf5(Path(args.dataset))
-    else:
-        data = load_variant_dataset(args.dataset)
-    scores = {"label disagreement": detection.label_disagreement(data, args.neighbours),
-              "return outliers (baseline)": detection.return_outliers(data)}
-    flagged = detection.flag_top(scores["label disagreement"], args.share)
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "forget_mask.npy", detection.episodes_to_mask(data, flagged))
-    order = np.argsort(-scores["label disagreement"], kind="stable")
-    (out / "ranking.csv").write_text("rank,episode,score,flagged\n" + "".join(
-        f"{rank},{episode},{scores['label disagreement'][episode]:.6g},{int(flagged[episode])}\n"
-        for rank, episode in enumerate(order, start=1)))
-    report = {"dataset": args.dataset, "episodes": len(order), "share": args.share,
-              "neighbours": args.neighbours}
-    if datasets.FORGET_MASK_KEY in data:  # a poisoned file knows the truth: score the scores
-        truth = detection.episode_truth(data, data[datasets.FORGET_MASK_KEY])
-        report["quality"] = {name: detection.detection_quality(
-            values, truth, detection.flag_top(values, args.share)) for name, values in scores.items()}
-        for name, quality in report["quality"].items():
-            print(f"{name}: ROC AUC {quality['auc']:.3f}, precision {quality['precision']:.3f}, "
-                  f"recall {quality['recall']:.3f} ({quality['flagged']} flagged, "
-                  f"{quality['poisoned']} poisoned episodes)")
-    (out / "detection.json").write_text(json.dumps(report, indent=2))
+    if dataset.endswith((".hdf5", ".h5")):
+        if not Path(dataset).exists():
+            raise UserInputError(f"dataset file not found: {dataset}")
+        return datasets.read_hdf5(Path(dataset))[0]
+    return load_variant_dataset(dataset)
+
+
+def _print_detection(report: dict, out: Path) -> None:
+    for name, quality in report.get("quality", {}).items():
+        print(f"{name}: ROC AUC {quality['auc']:.3f}, precision {quality['precision']:.3f}, "
+              f"recall {quality['recall']:.3f} ({quality['flagged']} flagged, "
+              f"{quality['poisoned']} poisoned episodes)")
     print(f"forget mask: {out / 'forget_mask.npy'} (unlearn with --forget); ranking: "
           f"{out / 'ranking.csv'}")
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from osrl_unlearn.data.detection import detect
+
+    out = Path(args.out)
+    _print_detection(detect(load_dataset(args.dataset), out, args.share, args.neighbours,
+                            args.dataset), out)
+    return 0
+
+
+def _cmd_defend(args: argparse.Namespace) -> int:
+    from osrl_unlearn.pipeline import defend
+
+    summary = defend(Path(args.path), args.dataset, Path(args.out), args.share, args.neighbours,
+                     args.episodes)
+    _print_detection(summary["detection"], Path(args.out) / "detection")
+    result = summary["evaluation"]
+    print(f"unlearned run: {summary['run']}: normalized reward {result['normalized_reward']:.3f}, "
+          f"normalized cost {result['normalized_cost']:.3f}, "
+          f"{'safe' if result['safe'] else 'UNSAFE'}")
     return 0
 
 
@@ -302,6 +305,19 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--out", required=True, help="folder for forget_mask.npy, ranking.csv, "
                                                      "detection.json")
     detect.set_defaults(run=_cmd_detect)
+
+    defend = commands.add_parser(
+        "defend", help="the whole defence: detect the poisoned episodes of a run's data, "
+                       "unlearn them with Safe-RULE (default settings), evaluate")
+    defend.add_argument("--path", required=True, help="the run trained on the suspect data")
+    defend.add_argument("--dataset", required=True, help="the dataset id it was trained on")
+    defend.add_argument("--out", required=True,
+                        help="folder for detection/ and the unlearned run unlearned/")
+    defend.add_argument("--share", type=float, default=0.15,
+                        help="share of the episodes to treat as poisoned (default 0.15)")
+    defend.add_argument("--neighbours", type=int, default=10)
+    defend.add_argument("--episodes", type=int, default=10, help="evaluation episodes")
+    defend.set_defaults(run=_cmd_defend)
 
     bench = commands.add_parser("bench", help="run a benchmark grid (resumable)")
     bench.add_argument("--config", required=True, help="grid YAML (see examples/grids/)")

@@ -1,8 +1,10 @@
-"""Training followed by the unlearning stage, as one OSRL-style run."""
+"""Stages run one after the other: training followed by unlearning (OSRL-style, with
+`--unlearn`), and the whole defence: detection, unlearning, evaluation."""
 
+import json
 import sys
 from pathlib import Path
-from typing import NoReturn, Union
+from typing import NoReturn, Optional, Union
 
 from osrl_unlearn.adapters import get_adapter
 from osrl_unlearn.errors import UserInputError
@@ -47,3 +49,21 @@ def unlearn_after_training(run_dir: str, forget: str,
         exit_with_error(error)
     print(f"unlearned run: {unlearned}")
     return unlearned
+
+
+def defend(run: Path, dataset: str, out: Path, share: float = 0.15, neighbours: int = 10,
+           episodes: int = 10, unlearning: Optional[UnlearnConfig] = None) -> dict:
+    """Detect the poisoned episodes of `dataset` (the data `run` was trained on), unlearn
+    them from `run`, and evaluate the result; written under `out` (detection/,
+    unlearned/), summarised in `out/defence.json`."""
+    from osrl_unlearn.data.detection import detect
+    from osrl_unlearn.data.variants import load_variant_dataset
+    from osrl_unlearn.evaluation import evaluate_run
+
+    report = detect(load_variant_dataset(dataset), out / "detection", share, neighbours, dataset)
+    unlearned = unlearn(run, str(out / "detection" / "forget_mask.npy"),
+                        unlearning or UnlearnConfig(), out=str(out / "unlearned"))
+    summary = {"detection": report, "run": str(unlearned),
+               "evaluation": evaluate_run(unlearned, episodes)}
+    (out / "defence.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary

@@ -49,3 +49,15 @@ def test_detect_never_overwrites_a_mask(tmp_path):
     result = run_cli("detect", "--dataset", "OfflineBallRun-MaxCost15-v0", "--out", str(tmp_path))
     assert result.returncode == 2 and "exists; choose another --out" in result.stderr
     assert (tmp_path / "forget_mask.npy").read_bytes() == b"a user's mask"
+
+
+def test_defend_detects_unlearns_and_evaluates_in_one_go(poisoned_runs, tmp_path):
+    from osrl_unlearn.pipeline import defend
+    from osrl_unlearn.unlearning.objective import UnlearnConfig
+
+    summary = defend(poisoned_runs["bcql"], "OfflineBallRun-MaxCost15-v0", tmp_path,
+                     episodes=1, unlearning=UnlearnConfig(steps=3, save_every=3))
+    assert (tmp_path / "detection" / "forget_mask.npy").exists()
+    assert (tmp_path / "unlearned" / "checkpoint" / "model_best.pt").exists()
+    assert summary["evaluation"]["episodes"] == 1 and "auc" in str(summary["detection"])
+    assert (tmp_path / "defence.json").exists()

@@ -9,11 +9,13 @@ and an episode's suspicion is the mean over its transitions. The baseline a dete
 must beat scores an episode by how far its reward return lies from the others'.
 """
 
+import json
+from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
 
-from osrl_unlearn.data.datasets import Dataset, episode_bounds, episode_returns
+from osrl_unlearn.data.datasets import FORGET_MASK_KEY, Dataset, episode_bounds, episode_returns
 from osrl_unlearn.errors import UserInputError
 
 
@@ -97,3 +99,30 @@ def episodes_to_mask(data: Dataset, flagged: np.ndarray) -> np.ndarray:
     for (start, end), flag in zip(episode_bounds(data), flagged):
         mask[start:end] = flag
     return mask
+
+
+def detect(data: Dataset, out: Path, share: float = 0.15, neighbours: int = 10,
+           label: str = "") -> Dict[str, object]:
+    """Score the episodes, flag the `share` most suspicious, and write `forget_mask.npy`
+    (for `--forget`), `ranking.csv` and `detection.json` into `out`. A poisoned file
+    knows its truth: then the report also scores the scores, the baseline's beside."""
+    out = Path(out)
+    if (out / "forget_mask.npy").exists():
+        raise UserInputError(f"{out / 'forget_mask.npy'} exists; choose another --out")
+    scores = {"label disagreement": label_disagreement(data, neighbours),
+              "return outliers (baseline)": return_outliers(data)}
+    flagged = flag_top(scores["label disagreement"], share)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "forget_mask.npy", episodes_to_mask(data, flagged))
+    order = np.argsort(-scores["label disagreement"], kind="stable")
+    (out / "ranking.csv").write_text("rank,episode,score,flagged\n" + "".join(
+        f"{rank},{episode},{scores['label disagreement'][episode]:.6g},{int(flagged[episode])}\n"
+        for rank, episode in enumerate(order, start=1)))
+    report: Dict[str, object] = {"dataset": label, "episodes": len(order), "share": share,
+                                 "neighbours": neighbours}
+    if FORGET_MASK_KEY in data:
+        truth = episode_truth(data, data[FORGET_MASK_KEY])
+        report["quality"] = {name: detection_quality(values, truth, flag_top(values, share))
+                             for name, values in scores.items()}
+    (out / "detection.json").write_text(json.dumps(report, indent=2))
+    return report
