@@ -82,12 +82,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# Parsed by pyrallis, as OSRL's training scripts are: the unlearning options are
+# --unlearning.<field> here, in examples/train_*.py and in the patched OSRL scripts.
 @dataclass
 class UnlearnCommand:
     """Unlearn a forget set from an OSRL run into a new run; spelled as OSRL's scripts are."""
-
-    # Parsed by pyrallis, as OSRL's training scripts are: the unlearning options are
-    # --unlearning.<field> here, in examples/train_*.py and in the patched OSRL scripts.
 
     # source run directory logs/<group>/<name> (required)
     path: Optional[str] = None
