@@ -8,9 +8,11 @@ here add `checkpoint/training_state.pt` and `training_state_best.pt` beside them
 from __future__ import annotations
 
 import copy
+import random
 from pathlib import Path
 from typing import Dict, Sequence
 
+import numpy as np
 import torch
 
 from osrl_unlearn.errors import UserInputError
@@ -114,6 +116,19 @@ def load_training_state(model, state: dict) -> None:
             getattr(model, name).data.copy_(value)  # an optimizer may hold this very tensor
         else:
             setattr(model, name, copy.deepcopy(value))
+
+
+def random_state() -> dict:
+    """The global generators' states (torch, numpy, python), as a resumable run saves them."""
+    return {"torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate()}
+
+
+def set_random_state(state: dict) -> None:
+    """Put the global generators back where `random_state` found them."""
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["numpy_rng"])
+    random.setstate(state["python_rng"])
 
 
 def training_state_path(checkpoint: Path) -> Path:

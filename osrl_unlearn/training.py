@@ -11,7 +11,6 @@ that unlearning continues from them; and what a stopped training needs to contin
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -28,7 +27,9 @@ from tqdm.auto import trange
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
 from osrl_unlearn.data.registration import base_task
-from osrl_unlearn.runs import load_training_state, training_state, training_state_path
+from osrl_unlearn.runs import (
+    load_training_state, random_state, set_random_state, training_state, training_state_path
+)
 from osrl_unlearn.data.tasks import episode_length, import_dsrl
 
 
@@ -132,9 +133,7 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True,
         load_training_state(model, saved["training_state"])
         start, best_reward, best_cost = saved["step"], saved["best_reward"], saved["best_cost"]
         train_seconds, eval_seconds = saved["train_s"], saved["eval_s"]
-        torch.set_rng_state(saved["torch_rng"])
-        np.random.set_state(saved["numpy_rng"])
-        random.setstate(saved["python_rng"])
+        set_random_state(saved)
     for step in trange(start, cfg.update_steps, initial=start, total=cfg.update_steps,
                        desc=f"Training {adapter.NAME}", disable=not progress):
         started = time.perf_counter()
@@ -144,12 +143,10 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True,
             started = time.perf_counter()
             # Evaluation draws from the global generators as many times as its episodes
             # last, which the simulator decides: keep it out of training's random stream.
-            generators = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+            generators = random_state()
             result = evaluate(trainer, env, cfg.eval_episodes, cfg.reward_scale,
                               cfg.cost_scale, progress=False)
-            torch.set_rng_state(generators[0])
-            np.random.set_state(generators[1])
-            random.setstate(generators[2])
+            set_random_state(generators)
             eval_seconds += time.perf_counter() - started
             logger.store(tab="eval", Cost=result["cost"], Reward=result["reward"])
             logger.save_checkpoint()
@@ -164,9 +161,8 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True,
                         "training_state": training_state(model, adapter.OPTIMIZERS,
                                                          adapter.MULTIPLIERS),
                         "best_reward": best_reward, "best_cost": best_cost,
-                        "train_s": train_seconds, "eval_s": eval_seconds,
-                        "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
-                        "python_rng": random.getstate()}, checkpoints / RESUME_FILE)
+                        "train_s": train_seconds, "eval_s": eval_seconds, **random_state()},
+                       checkpoints / RESUME_FILE)
     timing = {"train_s": train_seconds, "eval_s": eval_seconds, "steps": cfg.update_steps}
     (run_dir / "timing.json").write_text(json.dumps(timing, indent=2))
     return run_dir

@@ -221,6 +221,11 @@ def episodes_mask(data: Dataset, episodes: Sequence[int]) -> np.ndarray:
     return mask
 
 
+def marked_episodes(data: Dataset, mask: np.ndarray) -> np.ndarray:
+    """Per episode: does a transition mask mark any of its transitions? [episodes] bool."""
+    return np.array([mask[start:end].any() for start, end in episode_bounds(data)])
+
+
 def imperfect_forget_mask(data: Dataset, mask: np.ndarray, recall: float, precision: float,
                           seed: int = 0) -> Tuple[np.ndarray, Dict[str, float]]:
     """The forget set of a defender who is not sure, at the level of episodes.
@@ -233,8 +238,7 @@ def imperfect_forget_mask(data: Dataset, mask: np.ndarray, recall: float, precis
     """
     if not (0.0 < recall <= 1.0 and 0.0 < precision <= 1.0):
         raise UserInputError(f"recall and precision must be in (0, 1], got {recall}, {precision}")
-    bounds = episode_bounds(data)
-    poisoned = np.array([mask[start:end].any() for start, end in bounds])
+    poisoned = marked_episodes(data, mask)
     rng = np.random.default_rng(seed)
     found = rng.permutation(np.flatnonzero(poisoned))[:max(1, round(recall * poisoned.sum()))]
     wanted = round(len(found) * (1.0 - precision) / precision)
@@ -243,9 +247,7 @@ def imperfect_forget_mask(data: Dataset, mask: np.ndarray, recall: float, precis
         raise UserInputError(f"forget_precision {precision} needs {wanted} clean episodes in the "
                              f"forget set; the data has {len(clean)}")
     chosen = np.concatenate([found, rng.permutation(clean)[:wanted]])
-    new_mask = np.zeros_like(mask, dtype=bool)
-    for start, end in bounds[chosen]:
-        new_mask[start:end] = True
+    new_mask = episodes_mask(data, chosen)
     true_mask = np.asarray(mask, dtype=bool)
     return new_mask, {
         "episode_recall": len(found) / poisoned.sum(),

@@ -15,7 +15,9 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from osrl_unlearn.data.datasets import FORGET_MASK_KEY, Dataset, episode_bounds, episode_returns
+from osrl_unlearn.data.datasets import (
+    FORGET_MASK_KEY, Dataset, episode_bounds, episode_returns, episodes_mask, marked_episodes
+)
 from osrl_unlearn.errors import UserInputError
 
 
@@ -62,11 +64,6 @@ def return_outliers(data: Dataset) -> np.ndarray:
     return np.abs(rewards - rewards.mean()) / (rewards.std() + 1e-8)
 
 
-def episode_truth(data: Dataset, mask: np.ndarray) -> np.ndarray:
-    """Which episodes a transition mask marks (any of its transitions)."""
-    return np.array([mask[start:end].any() for start, end in episode_bounds(data)])
-
-
 def detection_quality(scores: np.ndarray, truth: np.ndarray, flagged: np.ndarray
                       ) -> Dict[str, Optional[float]]:
     """ROC AUC of the scores, and precision and recall of the flagged episodes."""
@@ -93,14 +90,6 @@ def flag_top(scores: np.ndarray, share: float) -> np.ndarray:
     return flagged
 
 
-def episodes_to_mask(data: Dataset, flagged: np.ndarray) -> np.ndarray:
-    """A transition mask (for `--forget`) from flagged episodes."""
-    mask = np.zeros(len(data["observations"]), dtype=bool)
-    for (start, end), flag in zip(episode_bounds(data), flagged):
-        mask[start:end] = flag
-    return mask
-
-
 def detect(data: Dataset, out: Path, share: float = 0.15, neighbours: int = 10,
            label: str = "") -> Dict[str, object]:
     """Score the episodes, flag the `share` most suspicious, and write `forget_mask.npy`
@@ -113,7 +102,7 @@ def detect(data: Dataset, out: Path, share: float = 0.15, neighbours: int = 10,
               "return outliers (baseline)": return_outliers(data)}
     flagged = flag_top(scores["label disagreement"], share)
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "forget_mask.npy", episodes_to_mask(data, flagged))
+    np.save(out / "forget_mask.npy", episodes_mask(data, np.flatnonzero(flagged)))
     order = np.argsort(-scores["label disagreement"], kind="stable")
     (out / "ranking.csv").write_text("rank,episode,score,flagged\n" + "".join(
         f"{rank},{episode},{scores['label disagreement'][episode]:.6g},{int(flagged[episode])}\n"
@@ -121,7 +110,7 @@ def detect(data: Dataset, out: Path, share: float = 0.15, neighbours: int = 10,
     report: Dict[str, object] = {"dataset": label, "episodes": len(order), "share": share,
                                  "neighbours": neighbours}
     if FORGET_MASK_KEY in data:
-        truth = episode_truth(data, data[FORGET_MASK_KEY])
+        truth = marked_episodes(data, data[FORGET_MASK_KEY])
         report["quality"] = {name: detection_quality(values, truth, flag_top(values, share))
                              for name, values in scores.items()}
     (out / "detection.json").write_text(json.dumps(report, indent=2))

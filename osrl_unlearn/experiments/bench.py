@@ -204,15 +204,12 @@ def keep_digest(source: Path, dataset_id: str, ucfg: UnlearnConfig) -> str:
     misses and false alarms of an imperfect forget set, if `ucfg` asks for one)."""
     import numpy as np
 
-    from osrl_unlearn.data.datasets import imperfect_forget_mask, split_keep_forget
+    from osrl_unlearn.data.datasets import split_keep_forget
     from osrl_unlearn.runs import load_run
-    from osrl_unlearn.unlearning.stage import resolve_forget
+    from osrl_unlearn.unlearning.stage import defender_mask, resolve_forget
 
     data, mask = resolve_forget(dataset_id, load_run(source, best=False)[0])
-    if ucfg.forget_recall < 1.0 or ucfg.forget_precision < 1.0:
-        mask, _ = imperfect_forget_mask(data, mask, ucfg.forget_recall, ucfg.forget_precision,
-                                        ucfg.seed)
-    keep, _ = split_keep_forget(data, mask)
+    keep, _ = split_keep_forget(data, defender_mask(data, mask, ucfg)[0])
     digest = hashlib.sha256()
     for key in sorted(keep):
         digest.update(key.encode() + np.ascontiguousarray(keep[key]).tobytes())

@@ -44,7 +44,8 @@ from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, make_eval_env
 from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.runs import (
-    ProgressLog, load_run, load_training_state, load_weights, training_state, training_state_path
+    ProgressLog, load_run, load_training_state, load_weights, random_state, set_random_state,
+    training_state, training_state_path
 )
 from osrl_unlearn.training import RESUME_FILE, batches, load_training_data, train
 from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
@@ -86,6 +87,17 @@ def resolve_forget(forget: Optional[str], run_cfg, forget_episodes: Optional[str
     if datasets.FORGET_MASK_KEY not in data:
         raise UserInputError(f"{forget} has no forget mask: name a poisoned id or a mask file")
     return data, data[datasets.FORGET_MASK_KEY]
+
+
+def defender_mask(data: datasets.Dataset, mask: np.ndarray, ucfg: UnlearnConfig
+                  ) -> Tuple[np.ndarray, Optional[dict]]:
+    """The forget mask the defender acts on: `mask`, or with `forget_recall` /
+    `forget_precision` under 1 its misses and false alarms (and the recall and
+    precision reached)."""
+    if ucfg.forget_recall == 1.0 and ucfg.forget_precision == 1.0:
+        return mask, None
+    return datasets.imperfect_forget_mask(data, mask, ucfg.forget_recall,
+                                          ucfg.forget_precision, ucfg.seed)
 
 
 def check_dims(data: datasets.Dataset, state_dim: int, action_dim: int, source: str) -> None:
@@ -196,10 +208,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         source, best=ucfg.source_checkpoint == "best")
     data, mask = resolve_forget(forget, run_cfg, forget_episodes)
     forget = forget or f"episodes listed in {forget_episodes}"
-    split = None  # a defender who is not sure: a forget set with misses and false alarms
-    if ucfg.forget_recall < 1.0 or ucfg.forget_precision < 1.0:
-        mask, split = datasets.imperfect_forget_mask(data, mask, ucfg.forget_recall,
-                                                     ucfg.forget_precision, ucfg.seed)
+    mask, split = defender_mask(data, mask, ucfg)
     keep, forget_set = datasets.split_keep_forget(data, mask)
     env = make_eval_env(run_cfg.task, run_cfg.reward_scale, run_cfg.cost_limit)
     check_dims(data, *env_dims(env)[:2], forget)
@@ -249,9 +258,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         model.reward_reference = saved["reward_reference"]
         start, best_score, elapsed = saved["step"], saved["best_score"], saved["elapsed_s"]
         best_step, carried = saved["best_step"], saved["carried_state"]
-        torch.set_rng_state(saved["torch_rng"])
-        np.random.set_state(saved["numpy_rng"])
-        random.setstate(saved["python_rng"])
+        set_random_state(saved)
     else:
         carried = carry_training_state(model, adapter, checkpoint, keep_stream,
                                        ucfg.multiplier_warmup, progress)
@@ -291,8 +298,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                 "reward_reference": model.reward_reference,
                 "forget_weight": model.forget_weight.state_dict(),
                 "agent": training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS),
-                "carried_state": carried, "torch_rng": torch.get_rng_state(),
-                "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
+                "carried_state": carried, **random_state(),
             }, target / "checkpoint" / STATE_FILE)
             steps_run = step + 1
             if ucfg.stop_after_saves and \
