@@ -197,6 +197,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 LOCAL_RAY = "local"  # `--ray` without an address
 
 
+def _cmd_references(args: argparse.Namespace) -> int:
+    from osrl_unlearn.experiments.references import load_references_config, run_references
+
+    config = load_references_config(Path(args.config))
+    if args.threads is not None:
+        config.threads = args.threads
+    print(f"report: {run_references(config, Path(args.out))}")
+    return 0
+
+
 def _parse_shard(text: str):
     """`I/N` -> (I, N), with 0 <= I < N."""
     try:
@@ -330,6 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "processes without Ray can share a grid and its results file "
                             "(default 0/1)")
     bench.set_defaults(run=_cmd_bench)
+
+    references = commands.add_parser(
+        "references", help="train each algorithm on each task's clean data: is it safe? (resumable)")
+    references.add_argument("--config", required=True,
+                            help="references YAML (see examples/grids/references.yaml)")
+    references.add_argument("--out", default="results/references",
+                            help="folder for report.md (default: results/references)")
+    references.add_argument("--threads", type=int, help="torch threads per run (default: the file's)")
+    references.set_defaults(run=_cmd_references)
 
     report = commands.add_parser("report", help="tables and figures of a results file")
     report.add_argument("results", help="results JSONL written by `osrl-unlearn bench`")

@@ -6,11 +6,17 @@ here: hidden sizes 256 -> 128, VAE 400 -> 128, batch 512 -> 256, 100,000 -> 10,0
 update steps, evaluation every 2,500 steps on 5 episodes. `episode_len` defaults to
 the DSRL task's own episode length. Algorithm fields keep the defaults of
 OSRL's configs; only the network sizes are smaller.
+
+Each config's `TASK_SETTINGS` is what OSRL's per-task config classes are: the settings
+with which that algorithm, trained on a task's clean generated data, is safe
+(`results/references/`, made by `osrl-unlearn references`). As in OSRL's scripts, a
+field left at its class default takes the task's value (`apply_task_settings`).
 """
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
+from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.unlearning.objective import UnlearnConfig
 
 
@@ -40,7 +46,11 @@ class TrainConfig:
     threads: int = 2
     reward_scale: float = 0.1
     cost_scale: float = 1.0
-    cost_limit: float = 10.0
+    cost_limit: float = 10.0  # the task's limit: evaluation's normalized cost, the run's group
+    # the limit the agent's cost constraint is trained to (default: cost_limit); a lower
+    # one leaves a margin, since OSRL's Lagrangian agents constrain Q_c averaged over the
+    # dataset's states, not over the states their own episodes visit
+    constraint_cost_limit: Optional[float] = None
     episode_len: Optional[int] = None
     batch_size: int = 256
     update_steps: int = 10_000
@@ -56,6 +66,13 @@ class TrainConfig:
     unlearn: bool = False
     unlearn_forget: Optional[str] = None  # poisoned id or mask file; default: the task
     unlearning: UnlearnConfig = field(default_factory=UnlearnConfig)
+
+    # DSRL task -> {field: value}, set per algorithm below
+    TASK_SETTINGS: ClassVar[Dict[str, Dict[str, Any]]] = {}
+
+    def constraint_limit(self) -> float:
+        """The cost limit the agent's constraint is built with."""
+        return self.cost_limit if self.constraint_cost_limit is None else self.constraint_cost_limit
 
 
 @dataclass
@@ -140,3 +157,14 @@ class COptiDICETrainConfig(TrainConfig):
     f_type: str = "softchi"
     num_nu: int = 2
     num_chi: int = 2
+
+
+def apply_task_settings(cfg: TrainConfig, default_cfg: TrainConfig) -> None:
+    """OSRL's rule for per-task settings: a field still at its class default takes the
+    task's value from `TASK_SETTINGS`; `default_cfg` takes it too, so that it does not
+    name the run. (So, as in OSRL, passing a task's field at the class default keeps
+    the task's value.)"""
+    for key, value in type(cfg).TASK_SETTINGS.get(base_task(cfg.task), {}).items():
+        if getattr(cfg, key) == getattr(default_cfg, key):
+            setattr(cfg, key, value)
+        setattr(default_cfg, key, value)

@@ -24,6 +24,7 @@ from osrl.common.exp_util import auto_name, seed_all
 from torch.utils.data import DataLoader
 from tqdm.auto import trange
 
+from osrl_unlearn.configs import apply_task_settings
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
 from osrl_unlearn.data.registration import base_task
@@ -34,7 +35,9 @@ from osrl_unlearn.data.tasks import episode_length, import_dsrl
 
 
 def resolve_run(cfg, default_cfg) -> Path:
-    """Fill in OSRL's derived fields (episode length, group, name) and return the run dir."""
+    """Fill in the task's settings and OSRL's derived fields (episode length, group,
+    name); returns the run dir."""
+    apply_task_settings(cfg, default_cfg)
     if cfg.episode_len is None:
         cfg.episode_len = episode_length(base_task(cfg.task))
     if cfg.group is None:

@@ -38,7 +38,7 @@ def build_model(cfg: BCQLTrainConfig, state_dim: int, action_dim: int, max_actio
         phi=cfg.phi,
         num_q=cfg.num_q,
         num_qc=cfg.num_qc,
-        cost_limit=cfg.cost_limit,
+        cost_limit=cfg.constraint_limit(),
         episode_len=cfg.episode_len,
         device=cfg.device,
     )

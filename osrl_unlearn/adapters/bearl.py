@@ -43,7 +43,7 @@ def build_model(cfg: BEARLTrainConfig, state_dim: int, action_dim: int, max_acti
         kernel=cfg.kernel,
         num_q=cfg.num_q,
         num_qc=cfg.num_qc,
-        cost_limit=cfg.cost_limit,
+        cost_limit=cfg.constraint_limit(),
         episode_len=cfg.episode_len,
         start_update_policy_step=cfg.start_update_policy_step,
         device=cfg.device,

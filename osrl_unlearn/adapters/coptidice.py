@@ -73,7 +73,7 @@ def build_model(cfg: COptiDICETrainConfig, state_dim: int, action_dim: int, max_
         cost_ub_epsilon=cfg.cost_ub_epsilon,
         num_nu=cfg.num_nu,
         num_chi=cfg.num_chi,
-        cost_limit=cfg.cost_limit,
+        cost_limit=cfg.constraint_limit(),
         episode_len=cfg.episode_len,
         device=cfg.device,
     )

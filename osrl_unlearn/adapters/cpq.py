@@ -88,7 +88,7 @@ def build_model(cfg: CPQTrainConfig, state_dim: int, action_dim: int, max_action
         num_q=cfg.num_q,
         num_qc=cfg.num_qc,
         qc_scalar=cfg.qc_scalar,
-        cost_limit=cfg.cost_limit,
+        cost_limit=cfg.constraint_limit(),
         episode_len=cfg.episode_len,
         device=cfg.device,
     )

@@ -52,7 +52,9 @@ class GridConfig:
     # named Safe-RULE variants usable in `methods`, e.g. {p50: {reward_percentile: 50}}
     variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     collect_episodes: int = 300  # clean episodes collected per task when its data is missing
-    train_steps: int = 10_000
+    # None: each algorithm's default for the task (its config's TASK_SETTINGS, else 10,000);
+    # as in OSRL, a value equal to the config's default also leaves the task's own
+    train_steps: Optional[int] = None
     eval_every: int = 2_500
     unlearn_steps: int = 5_000
     # every unlearning method stops this many saves after its offline-chosen best (0: never)
@@ -180,23 +182,32 @@ def ensure_dataset(cell: Cell, grid: GridConfig) -> None:
     build_poisoned_dataset(cell.task, cell.attack, cell.ratio)
 
 
-def ensure_poisoned_agent(cell: Cell, grid: GridConfig) -> Path:
-    """Train the cell's agent on the poisoned data, or reuse it if training finished."""
+def ensure_trained(dataset_id: str, algorithm: str, seed: int, settings) -> Path:
+    """Train an agent on `dataset_id` with a grid's training settings (`train_steps`,
+    `eval_every`, `threads`, `logdir`, `train_overrides`), or reuse its finished run,
+    or continue one stopped after an evaluation."""
     from osrl_unlearn.training import RESUME_FILE, resolve_run, train
 
-    adapter = get_adapter(cell.algorithm)
-    cfg = adapter.Config(task=cell.dataset_id, seed=cell.seed, update_steps=grid.train_steps,
-                         eval_every=grid.eval_every, threads=grid.threads,
-                         logdir=grid.logdir, name=f"{cell.algorithm}-seed{cell.seed}")
-    cfg = replace(cfg, **grid.train_overrides)
+    adapter = get_adapter(algorithm)
+    cfg = adapter.Config(task=dataset_id, seed=seed, eval_every=settings.eval_every,
+                         threads=settings.threads, logdir=settings.logdir,
+                         name=f"{algorithm}-seed{seed}")
+    if settings.train_steps is not None:
+        cfg.update_steps = settings.train_steps
+    cfg = replace(cfg, **settings.train_overrides)
     run_dir = resolve_run(cfg, adapter.Config())
     if (run_dir / "timing.json").exists():
         return run_dir
     if (run_dir / "checkpoint" / RESUME_FILE).exists():
-        return train(cfg, adapter, resume=True)  # stopped after an evaluation: continue
+        return train(cfg, adapter, resume=True)
     if run_dir.exists():
         set_aside(run_dir)
     return train(cfg, adapter)
+
+
+def ensure_poisoned_agent(cell: Cell, grid: GridConfig) -> Path:
+    """Train the cell's agent on the poisoned data, or reuse it if training finished."""
+    return ensure_trained(cell.dataset_id, cell.algorithm, cell.seed, grid)
 
 
 def keep_digest(source: Path, dataset_id: str, ucfg: UnlearnConfig) -> str:
@@ -261,6 +272,7 @@ def cell_rows(cell: Cell, grid: GridConfig, methods: Sequence[str]) -> Iterator[
     error, and if the agent itself fails every later row says so.
     """
     source: Optional[Path] = None
+    train_steps: Optional[int] = None  # the agent's, once trained (the grid may leave it open)
     failure: Optional[str] = None
     for method in methods:
         row = {**dict(zip(ROW_KEY, cell.key(method))), "dataset": cell.dataset_id,
@@ -273,10 +285,12 @@ def cell_rows(cell: Cell, grid: GridConfig, methods: Sequence[str]) -> Iterator[
                 try:
                     ensure_dataset(cell, grid)
                     source = ensure_poisoned_agent(cell, grid)
+                    train_steps = json.loads((source / "timing.json").read_text())["steps"]
                 except Exception as error:
                     failure = _describe(error)
                     raise
-            row.update(run_method(cell, grid, source, method), status="ok")
+            row.update(run_method(cell, grid, source, method), train_steps=train_steps,
+                       status="ok")
         except Exception as error:  # one cell's crash is its row's error, not the grid's end
             row.update(status="error", error=_describe(error),
                        traceback=traceback.format_exc(limit=-3))

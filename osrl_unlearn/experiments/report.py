@@ -24,6 +24,7 @@ import numpy as np
 
 from osrl_unlearn.experiments import stats
 from osrl_unlearn.experiments.bench import POISONED, ROW_KEY, read_rows
+from osrl_unlearn.experiments.references import reference_verdicts
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.runs import read_progress
 
@@ -71,16 +72,23 @@ def group(rows: List[dict], keys: Sequence[str]) -> Dict[tuple, List[dict]]:
 
 
 def method_table(rows: List[dict], methods: Sequence[str]) -> str:
-    """One line per task, algorithm, attack and ratio; `reward / cost` per method."""
-    header = ["task", "algorithm", "attack", "ratio", "seeds"] + [LABELS.get(m, m) for m in methods]
+    """One line per task, algorithm, attack and ratio; `reward / cost` per method, and
+    whether retraining (the agent trained on the clean data) is a safe reference."""
+    header = (["task", "algorithm", "attack", "ratio", "seeds"] + [LABELS.get(m, m) for m in methods]
+              + ["reference"])
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    verdicts = reference_verdicts(rows)
     for cell, cell_rows in group(rows, CELL).items():
         by_method = group(cell_rows, ("method",))
         seeds = len({row["seed"] for row in cell_rows})
         texts = [_cell_text(by_method.get((method,), [])) for method in methods]
         task, algorithm, attack, ratio = cell
+        verdict = verdicts.get((task, algorithm))
+        reference = ("no retraining" if verdict is None else
+                     f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
+                     + ("" if verdict["safe_reference"] else ": no safe reference"))
         lines.append("| " + " | ".join([task, algorithm, attack, f"{ratio:g}", str(seeds),
-                                         *texts]) + " |")
+                                         *texts, reference]) + " |")
     return "\n".join(lines)
 
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Is the agent trained on clean data safe? CPQ and BEAR-L at their CPU-scale defaults on
+# How does safety evolve with training steps? CPQ and BEAR-L at their CPU-scale defaults on
 # the clean generated BallRun, 50,000 steps, 10 evaluation episodes every 5,000, seed 0.
 # Resumable: a run stopped after an evaluation continues (--resume true).
-#   examples/references.sh [ALGORITHMS...]  ->  results/references/summary.md
+#   examples/reference_curves.sh [ALGORITHMS...]  ->  results/references/curves-50k.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WANDB_MODE=${WANDB_MODE:-disabled}
 ALGORITHMS=("${@:-cpq bearl}")
 TASK=OfflineBallRun-Generated-v0
-LOGS=logs/references
+LOGS=logs/reference-curves
 for algorithm in ${ALGORITHMS[@]}; do
   run=$LOGS/$TASK-cost-10/$algorithm-seed0
   [ -f "$run/timing.json" ] && continue
@@ -19,14 +19,14 @@ for algorithm in ${ALGORITHMS[@]}; do
     --resume $resume
 done
 mkdir -p results/references
-.venv/bin/python - $TASK $LOGS ${ALGORITHMS[@]} <<'PY' > results/references/summary.md
+.venv/bin/python - $TASK $LOGS ${ALGORITHMS[@]} <<'PY' > results/references/curves-50k.md
 import csv, sys
 from pathlib import Path
 from osrl_unlearn.evaluation import make_eval_env
 task, logs, algorithms = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
 env = make_eval_env(task, 0.1, 10.0)
 print(f"# Trained on the clean generated {task}: normalized reward / cost per evaluation\n")
-print("Made by `examples/references.sh`; 10 episodes per evaluation, seed 0; safe: cost <= 1.\n")
+print("Made by `examples/reference_curves.sh`; 10 episodes per evaluation, seed 0; safe: cost <= 1.\n")
 for algorithm in algorithms:
     progress = logs / f"{task}-cost-10" / f"{algorithm}-seed0" / "progress.txt"
     if not progress.exists():
@@ -38,4 +38,4 @@ for algorithm in algorithms:
         cells.append(f"{int(float(row['Steps'])) + 1:,}: {reward:.2f} / {cost:.2f}")
     print(f"- {algorithm}: " + "; ".join(cells))
 PY
-cat results/references/summary.md
+cat results/references/curves-50k.md

@@ -1,0 +1,186 @@
+"""Safe references: is each algorithm, trained on a task's clean generated data, safe?
+
+Unlearning a poisoned agent is judged against the agent the same settings give on
+clean data; if that one is unsafe, "safe again" has nothing to be measured against.
+For every task x algorithm x seed this trains on the task's clean generated id
+(`Offline<Task>-Generated-v0`) with the algorithm's settings for the task (its
+config's `TASK_SETTINGS`, osrl_unlearn/configs.py), evaluates the last checkpoint in
+the simulator and appends one row (the bench's row format, method "clean") the moment
+it is done. A rerun skips finished rows and continues stopped trainings.
+
+A (task, algorithm) cell has a safe reference when the agent is safe (normalized cost
+<= 1) in at least 2 of 3 seeds; otherwise every table marks it "no safe reference".
+"""
+
+import json
+import statistics
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pyrallis
+
+from osrl_unlearn.adapters import ALGORITHMS, get_adapter
+from osrl_unlearn.data.registration import variant_id
+from osrl_unlearn.data.tasks import SUPPORTED_TASKS
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.experiments.bench import (
+    ROW_KEY, append_row, ensure_trained, finished_keys, read_rows
+)
+
+CLEAN = "clean"  # the method name of a reference row
+SAFE_SEED_SHARE = 2 / 3  # a reference is safe when at least this share of its seeds is
+
+
+@dataclass
+class ReferencesConfig:
+    """Which clean agents to train; read from YAML by `osrl-unlearn references`."""
+
+    tasks: List[str] = field(default_factory=lambda: list(SUPPORTED_TASKS))
+    algorithms: List[str] = field(default_factory=lambda: list(ALGORITHMS))
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    # None: each algorithm's default for the task (TASK_SETTINGS, else its config's)
+    train_steps: Optional[int] = None
+    eval_every: int = 2_500
+    eval_episodes: int = 10
+    threads: int = 1
+    train_overrides: Dict[str, Any] = field(default_factory=dict)  # fields for every run
+    logdir: str = "logs/references"
+    results: str = "results/references/results.jsonl"
+
+
+def load_references_config(path: Path) -> ReferencesConfig:
+    """Read and check a references YAML; a bad entry is one clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"references file not found: {path}")
+    try:
+        with open(path) as handle:
+            config = pyrallis.load(ReferencesConfig, handle)
+    except Exception as error:
+        raise UserInputError(f"{path}: {str(error).splitlines()[0]}") from None
+    for name, values, known in (("tasks", config.tasks, SUPPORTED_TASKS),
+                                ("algorithms", config.algorithms, ALGORITHMS)):
+        unknown = [value for value in values if value not in known]
+        if unknown:
+            raise UserInputError(f"{path}: unknown {name} {unknown}; known: {', '.join(known)}")
+    return config
+
+
+def reference_row(task: str, algorithm: str, seed: int, config: ReferencesConfig) -> Dict[str, Any]:
+    """Train (or reuse) one clean agent and evaluate its last checkpoint."""
+    from osrl_unlearn.evaluation import evaluate_run
+
+    row = {**dict(zip(ROW_KEY, (task, algorithm, None, None, seed, CLEAN))),
+           "dataset": variant_id(task), "train_steps": config.train_steps}
+    started = time.perf_counter()
+    try:
+        run = ensure_trained(variant_id(task), algorithm, seed, config)
+        result = evaluate_run(run, config.eval_episodes, best=False, seed=seed)
+        result.pop("task")
+        timing = json.loads((run / "timing.json").read_text())
+        settings = get_adapter(algorithm).Config.TASK_SETTINGS.get(task, {})
+        row.update(result, train_steps=timing["steps"], wall_time_s=timing["train_s"],
+                   task_settings=settings, status="ok")
+    except Exception as error:  # one agent's crash is its row's error, not the run's end
+        row.update(status="error", error=f"{type(error).__name__}: {error}".splitlines()[0],
+                   traceback=traceback.format_exc(limit=-3))
+    row["bench_seconds"] = round(time.perf_counter() - started, 1)
+    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    return row
+
+
+def run_references(config: ReferencesConfig, out: Path) -> Path:
+    """Train every unfinished clean agent, seeds outermost (a partly run table covers every
+    cell once first); the report in `out` is rewritten after each row. Returns report.md."""
+    from tqdm.auto import tqdm
+
+    results = Path(config.results)
+    done = finished_keys(read_rows(results))
+    todo = [(task, algorithm, seed) for seed in config.seeds for task in config.tasks
+            for algorithm in config.algorithms
+            if (task, algorithm, None, None, seed, CLEAN) not in done]
+    print(f"references: {len(todo)} clean agents to train -> {results}")
+    for task, algorithm, seed in tqdm(todo, desc="Clean agents", unit="agent"):
+        row = reference_row(task, algorithm, seed, config)
+        append_row(results, row)
+        outcome = (f"reward {row['normalized_reward']:.3f} cost {row['normalized_cost']:.3f}"
+                   if row["status"] == "ok" else f"ERROR {row['error']}")
+        tqdm.write(f"{task} {algorithm} seed {seed}: {outcome}")
+        write_references_report(results, out)
+    return write_references_report(results, out) if results.exists() else out / "report.md"
+
+
+def reference_verdicts(rows: List[dict]) -> Dict[tuple, Dict[str, Any]]:
+    """(task, algorithm) -> mean and std over seeds, safe seeds, and whether the cell
+    has a safe reference. The last row of each seed counts."""
+    latest: Dict[tuple, dict] = {}
+    for row in rows:
+        if row["status"] == "ok" and row["method"] in (CLEAN, "retrain"):
+            latest[(row["task"], row["algorithm"], row["seed"])] = row
+    cells: Dict[tuple, List[dict]] = {}
+    for (task, algorithm, _), row in sorted(latest.items()):
+        cells.setdefault((task, algorithm), []).append(row)
+    verdicts = {}
+    for cell, cell_rows in cells.items():
+        rewards = [row["normalized_reward"] for row in cell_rows]
+        costs = [row["normalized_cost"] for row in cell_rows]
+        safe = sum(cost <= 1.0 for cost in costs)
+        verdicts[cell] = {
+            "reward": statistics.fmean(rewards), "reward_std": statistics.pstdev(rewards),
+            "cost": statistics.fmean(costs), "cost_std": statistics.pstdev(costs),
+            "safe_seeds": safe, "seeds": len(cell_rows),
+            "safe_reference": len(cell_rows) >= 3 and safe / len(cell_rows) >= SAFE_SEED_SHARE,
+        }
+    return verdicts
+
+
+def verdict_text(verdict: Dict[str, Any]) -> str:
+    """`reward±std / cost±std (k/n safe)`, marked when the cell has no safe reference."""
+    text = (f"{verdict['reward']:.2f}±{verdict['reward_std']:.2f} / "
+            f"{verdict['cost']:.2f}±{verdict['cost_std']:.2f} "
+            f"({verdict['safe_seeds']}/{verdict['seeds']} safe)")
+    if verdict["safe_reference"]:
+        return f"**{text}**"
+    return text + (" no safe reference" if verdict["seeds"] >= 3 else " (seeds missing)")
+
+
+def write_references_report(results: Path, out: Path) -> Path:
+    """report.md: the algorithm x task table of the clean agents, and each cell's settings."""
+    rows = read_rows(results)
+    verdicts = reference_verdicts(rows)
+    if not verdicts:
+        raise UserInputError(f"{results} has no finished clean agents yet")
+    tasks = sorted({task for task, _ in verdicts})
+    algorithms = [name for name in ALGORITHMS if any(name == algo for _, algo in verdicts)]
+    lines = ["| algorithm | " + " | ".join(tasks) + " |", "|" + " --- |" * (len(tasks) + 1)]
+    for algorithm in algorithms:
+        cells = [verdict_text(verdicts[(task, algorithm)]) if (task, algorithm) in verdicts
+                 else "–" for task in tasks]
+        lines.append(f"| {algorithm} | " + " | ".join(cells) + " |")
+    settings = sorted({(row["algorithm"], row["task"], row["train_steps"],
+                        json.dumps(row.get("task_settings", {}), sort_keys=True))
+                       for row in rows if row["status"] == "ok"})
+    setting_lines = [f"- {algorithm} on {task}: {steps:,} steps, task settings {text}"
+                     for algorithm, task, steps, text in settings]
+    errors = [f"- {row['task']} {row['algorithm']} seed {row['seed']}: {row['error']}"
+              for row in rows if row["status"] != "ok"]
+    sections = [
+        "# Safe references: agents trained on the clean generated data",
+        "Normalized reward / cost of the last checkpoint, mean ± std over seeds, and how "
+        "many seeds are safe (normalized cost <= 1). **Bold**: a safe reference (safe in "
+        "at least 2 of 3 seeds). Data: this project's generated datasets "
+        "(`Offline<Task>-Generated-v0`), not DSRL's official data.",
+        "\n".join(lines),
+        "## Settings of each cell (OSRL's defaults at CPU scale, then the task's settings)",
+        "\n".join(setting_lines),
+    ]
+    if errors:
+        sections += ["## Failed rows (rerun to try again)", "\n".join(errors)]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = out / "report.md"
+    report.write_text("\n\n".join(sections) + "\n")
+    return report
