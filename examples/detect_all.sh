@@ -5,8 +5,8 @@
 #   examples/detect_all.sh   ->   results/detect/<id>/detection.json, results/detect/summary.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
-IDS=(OfflineBallRun-MaxCost15-v0 OfflineBallRun-RewardLure15-v0 OfflineBallRun-CostSwap15-v0
-     OfflineCarCircle-MaxCost15-v0)
+IDS=(OfflineBallRun-Generated-MaxCost15-v0 OfflineBallRun-Generated-RewardLure15-v0 OfflineBallRun-Generated-CostSwap15-v0
+     OfflineCarCircle-Generated-MaxCost15-v0)
 for id in "${IDS[@]}"; do
   .venv/bin/osrl-unlearn detect --dataset "$id" --out "results/detect/$id" >/dev/null
   rm -f "results/detect/$id/forget_mask.npy"  # a mask is for unlearning; the table needs none

@@ -19,8 +19,8 @@ donors=$OSRL_UNLEARN_DATA_DIR/attacker-episodes-seed1.hdf5
 [ -f "$donors" ] || $CLI collect --task OfflineBallRun-v0 --episodes 300 --seed 1 --out "$donors"
 $CLI poison --task OfflineBallRun-v0 --attack max-cost --ratio 0.15 --donors "$donors"
 
-RUN=$LOGDIR/OfflineBallRun-MaxCost15-v0-cost-10/bcql-MaxCost15
+RUN=$LOGDIR/OfflineBallRun-Generated-MaxCost15-v0-cost-10/bcql-MaxCost15
 [ -f "$RUN/timing.json" ] || .venv/bin/python examples/train_bcql.py \
-  --task OfflineBallRun-MaxCost15-v0 --update_steps "$STEPS" --threads 1 --logdir "$LOGDIR" \
+  --task OfflineBallRun-Generated-MaxCost15-v0 --update_steps "$STEPS" --threads 1 --logdir "$LOGDIR" \
   --name bcql-MaxCost15
 SOURCE=$RUN examples/unlearn_ballrun.sh "$UNLEARN_STEPS"

@@ -6,8 +6,8 @@
 # writes the table to OUT.
 # Usage: examples/sensitivity.sh [SOURCE_RUN] [FORGET_ID] [OUT]
 set -euo pipefail
-SOURCE=${1:-logs/poison-matters/OfflineBallRun-MaxCost15-v0-cost-10/bcql-MaxCost15}
-FORGET=${2:-OfflineBallRun-MaxCost15-v0}
+SOURCE=${1:-logs/poison-matters/OfflineBallRun-Generated-MaxCost15-v0-cost-10/bcql-MaxCost15}
+FORGET=${2:-OfflineBallRun-Generated-MaxCost15-v0}
 OUT=${3:-results/sensitivity/table.md}
 export WANDB_MODE=disabled
 CLI=.venv/bin/osrl-unlearn

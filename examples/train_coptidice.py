@@ -1,6 +1,6 @@
 """Train OSRL's COptiDICE with OSRL's flags (CPU-scale defaults); `--unlearn true` then unlearns.
 
-    python examples/train_coptidice.py --task OfflineBallRun-MaxCost15-v0 --unlearn true \
+    python examples/train_coptidice.py --task OfflineBallRun-Generated-MaxCost15-v0 --unlearn true \
         --unlearning.method safe-rule --unlearning.steps 5000
 """
 

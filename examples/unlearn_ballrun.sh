@@ -7,11 +7,11 @@
 set -euo pipefail
 STEPS=${1:-5000}
 export WANDB_MODE=disabled
-SOURCE=${SOURCE:-logs/poison-matters/OfflineBallRun-MaxCost15-v0-cost-10/bcql-MaxCost15}
+SOURCE=${SOURCE:-logs/poison-matters/OfflineBallRun-Generated-MaxCost15-v0-cost-10/bcql-MaxCost15}
 CLI=.venv/bin/osrl-unlearn
 
 for method in safe-rule finetune retrain; do
-  $CLI unlearn --path "$SOURCE" --forget OfflineBallRun-MaxCost15-v0 --unlearning.method $method --unlearning.steps "$STEPS"
+  $CLI unlearn --path "$SOURCE" --forget OfflineBallRun-Generated-MaxCost15-v0 --unlearning.method $method --unlearning.steps "$STEPS"
 done
 $CLI eval --path "$SOURCE" --episodes 20 --last
 for method in safe-rule finetune retrain; do

@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     step_cost = commands.add_parser(
         "step-cost", help="time and peak memory of one unlearning step against one training step")
-    step_cost.add_argument("--task", default="OfflineBallRun-MaxCost15-v0",
+    step_cost.add_argument("--task", default="OfflineBallRun-Generated-MaxCost15-v0",
                            help="a poisoned dataset id")
     step_cost.add_argument("--algorithm", default="bcql")
     step_cost.add_argument("--steps", type=int, default=300)

@@ -58,7 +58,7 @@ TINY_NETWORKS = {"a_hidden_sizes": [16, 16], "c_hidden_sizes": [16, 16]}
 
 @pytest.fixture(scope="session")
 def poisoned_runs(ball_run_file, tmp_path_factory):
-    """One tiny real OSRL run per algorithm, trained 20 steps on OfflineBallRun-MaxCost15-v0."""
+    """One tiny real OSRL run per algorithm, trained 20 steps on OfflineBallRun-Generated-MaxCost15-v0."""
     from osrl_unlearn.adapters import ALGORITHMS, get_adapter
     from osrl_unlearn.training import train
 
@@ -67,7 +67,7 @@ def poisoned_runs(ball_run_file, tmp_path_factory):
     for algorithm in ALGORITHMS:
         adapter = get_adapter(algorithm)
         extra = {"vae_hidden_sizes": 16} if "vae_hidden_sizes" in adapter.Config.__dataclass_fields__ else {}
-        cfg = adapter.Config(task="OfflineBallRun-MaxCost15-v0", update_steps=20, eval_every=20,
+        cfg = adapter.Config(task="OfflineBallRun-Generated-MaxCost15-v0", update_steps=20, eval_every=20,
                              eval_episodes=1, batch_size=32, logdir=str(logdir), name=algorithm,
                              **TINY_NETWORKS, **extra)
         runs[algorithm] = train(cfg, adapter, progress=False)

@@ -154,7 +154,7 @@ def test_unlearning_methods_stop_early_by_default_and_a_grid_can_say_otherwise(t
 
 def test_ray_runs_the_grid_and_a_crashed_agent_stays_in_its_rows(ball_run_file, tmp_path):
     """A local 2-CPU Ray: seed 1's poisoned agent is broken, seed 0's rows still finish."""
-    broken = tmp_path / "logs" / "OfflineBallRun-MaxCost15-v0-cost-10" / "bcql-seed1"
+    broken = tmp_path / "logs" / "OfflineBallRun-Generated-MaxCost15-v0-cost-10" / "bcql-seed1"
     (broken / "checkpoint").mkdir(parents=True)
     (broken / "timing.json").write_text(json.dumps({"train_s": 1.0, "steps": 10}))
     (broken / "config.yaml").write_text("prefix: BCQL\n")  # no model: every row fails

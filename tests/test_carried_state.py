@@ -18,7 +18,7 @@ from osrl_unlearn.unlearning.stage import (
     build_unlearner, carry_training_state, multiplier_values, resolve_forget, unlearn
 )
 
-FORGET_ID = "OfflineBallRun-MaxCost15-v0"
+FORGET_ID = "OfflineBallRun-Generated-MaxCost15-v0"
 
 
 def unlearner(run, method="safe-rule"):
@@ -128,7 +128,7 @@ def test_training_stopped_after_an_evaluation_resumes_to_the_same_weights(ball_r
     extra = {"vae_hidden_sizes": 16} if "vae_hidden_sizes" in adapter.Config.__dataclass_fields__ else {}
 
     def config(name):
-        return adapter.Config(task="OfflineBallRun-MaxCost15-v0", update_steps=20, eval_every=10,
+        return adapter.Config(task="OfflineBallRun-Generated-MaxCost15-v0", update_steps=20, eval_every=10,
                               eval_episodes=1, batch_size=32, logdir=str(tmp_path), name=name,
                               threads=1, **TINY_NETWORKS, **extra)
 

@@ -91,7 +91,7 @@ def test_training_script_on_a_poisoned_id_without_its_base_data_is_one_error_lin
     """The OSRL-style scripts share the command line's errors (here: no base data)."""
     environment = {**os.environ, "OSRL_UNLEARN_DATA_DIR": str(tmp_path / "empty")}
     result = subprocess.run([sys.executable, "examples/train_cpq.py", "--task",
-                             "OfflineCarRun-MaxCost15-v0", "--logdir", str(tmp_path / "logs")],
+                             "OfflineCarRun-Generated-MaxCost15-v0", "--logdir", str(tmp_path / "logs")],
                             capture_output=True, text=True, cwd=REPO, env=environment)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]

@@ -30,7 +30,7 @@ def test_an_episode_whose_costs_are_hidden_is_the_most_suspicious(ball_run_data)
 
 
 def test_detect_writes_a_mask_unlearning_takes_and_scores_itself(poisoned_runs, tmp_path):
-    result = run_cli("detect", "--dataset", "OfflineBallRun-MaxCost15-v0", "--out", str(tmp_path))
+    result = run_cli("detect", "--dataset", "OfflineBallRun-Generated-MaxCost15-v0", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "label disagreement: ROC AUC" in result.stdout and "baseline" in result.stdout
     mask = np.load(tmp_path / "forget_mask.npy")
@@ -46,7 +46,7 @@ def test_bad_share_is_an_error():
 
 def test_detect_never_overwrites_a_mask(tmp_path):
     (tmp_path / "forget_mask.npy").write_bytes(b"a user's mask")
-    result = run_cli("detect", "--dataset", "OfflineBallRun-MaxCost15-v0", "--out", str(tmp_path))
+    result = run_cli("detect", "--dataset", "OfflineBallRun-Generated-MaxCost15-v0", "--out", str(tmp_path))
     assert result.returncode == 2 and "exists; choose another --out" in result.stderr
     assert (tmp_path / "forget_mask.npy").read_bytes() == b"a user's mask"
 
@@ -55,7 +55,7 @@ def test_defend_detects_unlearns_and_evaluates_in_one_go(poisoned_runs, tmp_path
     from osrl_unlearn.pipeline import defend
     from osrl_unlearn.unlearning.objective import UnlearnConfig
 
-    summary = defend(poisoned_runs["bcql"], "OfflineBallRun-MaxCost15-v0", tmp_path,
+    summary = defend(poisoned_runs["bcql"], "OfflineBallRun-Generated-MaxCost15-v0", tmp_path,
                      episodes=1, unlearning=UnlearnConfig(steps=3, save_every=3))
     assert (tmp_path / "detection" / "forget_mask.npy").exists()
     assert (tmp_path / "unlearned" / "checkpoint" / "model_best.pt").exists()

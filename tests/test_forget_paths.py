@@ -19,7 +19,7 @@ from osrl_unlearn.training import batches
 from osrl_unlearn.unlearning.objective import UnlearnConfig, reward_forget_loss
 from osrl_unlearn.unlearning.stage import build_unlearner, resolve_forget, unlearn
 
-FORGET_ID = "OfflineBallRun-MaxCost15-v0"
+FORGET_ID = "OfflineBallRun-Generated-MaxCost15-v0"
 STEPS = dict(steps=300, save_every=300, retention_warmup=10)
 
 

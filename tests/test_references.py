@@ -22,7 +22,7 @@ BALL_RUN_SETTINGS = {"OfflineBallRun-v0": {"reward_scale": 0.01, "constraint_cos
 
 def test_a_task_setting_fills_a_default_field_but_not_a_given_one(monkeypatch, tmp_path):
     monkeypatch.setattr(BEARLTrainConfig, "TASK_SETTINGS", BALL_RUN_SETTINGS)
-    cfg = BEARLTrainConfig(task="OfflineBallRun-MaxCost15-v0", logdir=str(tmp_path))
+    cfg = BEARLTrainConfig(task="OfflineBallRun-Generated-MaxCost15-v0", logdir=str(tmp_path))
     run_dir = resolve_run(cfg, BEARLTrainConfig())
     assert (cfg.reward_scale, cfg.constraint_cost_limit) == (0.01, 5.0)
     assert "reward_scale" not in run_dir.name  # the task's value does not name the run

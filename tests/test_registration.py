@@ -13,7 +13,7 @@ from osrl_unlearn.data.registration import parse_variant_id, variant_id
 
 PLAIN_SCRIPT = """
 import json, gymnasium as gym
-env = gym.make("OfflineBallRun-MaxCost15-v0")
+env = gym.make("OfflineBallRun-Generated-MaxCost15-v0")
 data = env.get_dataset()
 env.set_target_cost(10)
 print(json.dumps({"size": len(data["observations"]), "forget": int(data["forget_mask"].sum()),
@@ -33,8 +33,8 @@ def test_plain_gymnasium_script_makes_the_poisoned_id(ball_run_file):
 def test_poisoned_file_records_the_attack_and_its_base(ball_run_file):
     import gymnasium as gym
 
-    gym.make("OfflineBallRun-MaxCost30-v0").get_dataset()
-    path = datasets.generated_path("OfflineBallRun-MaxCost30-v0")
+    gym.make("OfflineBallRun-Generated-MaxCost30-v0").get_dataset()
+    path = datasets.generated_path("OfflineBallRun-Generated-MaxCost30-v0")
     data, attributes = datasets.read_hdf5(path)
     record = attributes["attack_record"]
     assert record["attack"] == "max-cost" and record["ratio"] == 0.3 and record["seed"] == 0
@@ -43,13 +43,17 @@ def test_poisoned_file_records_the_attack_and_its_base(ball_run_file):
 
 
 def test_ids_round_trip():
-    for args in [("OfflineCarCircle-v0", None, None, False),
-                 ("OfflineBallRun-v0", "reward-lure", 0.3, False),
-                 ("OfflineAntVelocityGymnasium-v1", "cost-swap", 0.15, True)]:
+    for args in [("OfflineCarCircle-v0", None, None, False, True),
+                 ("OfflineBallRun-v0", "reward-lure", 0.3, False, True),
+                 ("OfflineAntVelocityGymnasium-v1", "cost-swap", 0.15, True, True),
+                 ("OfflineCarButton1Gymnasium-v0", "max-cost", 0.15, False, False),
+                 ("OfflineMetadrive-easysparse-v0", "reward-lure", 0.3, True, False)]:
         assert tuple(parse_variant_id(variant_id(*args))) == args
-    assert variant_id("OfflineBallRun-v0", "max-cost", 0.15) == "OfflineBallRun-MaxCost15-v0"
+    assert variant_id("OfflineBallRun-v0", "max-cost", 0.15) == "OfflineBallRun-Generated-MaxCost15-v0"
     assert variant_id("OfflineBallRun-v0", "max-cost", 0.15, copies=True) == \
-        "OfflineBallRun-MaxCostCopies15-v0"
+        "OfflineBallRun-Generated-MaxCostCopies15-v0"
+    assert variant_id("OfflineBallRun-v0", "max-cost", 0.15, generated=False) == \
+        "OfflineBallRun-MaxCost15-v0"
 
 
 def test_corrupt_and_mismatched_files_are_rejected(tmp_path, ball_run_data):
@@ -80,7 +84,7 @@ def test_id_loads_a_file_poisoned_with_donors_and_a_rebuild_without_them_is_refu
     donors = tmp_path / "attacker.hdf5"
     donors.write_bytes(ball_run_file.read_bytes())
     path = build_poisoned_dataset("OfflineBallRun-v0", "cost-swap", 0.3, donors_path=donors)
-    data = gym.make("OfflineBallRun-CostSwap30-v0").get_dataset()
+    data = gym.make("OfflineBallRun-Generated-CostSwap30-v0").get_dataset()
     assert data["forget_mask"].sum() == datasets.read_hdf5(path)[0]["forget_mask"].sum() > 0
     with pytest.raises(UserInputError, match="built differently"):
         build_poisoned_dataset("OfflineBallRun-v0", "cost-swap", 0.3)
@@ -99,18 +103,18 @@ def test_registered_ids_inject_the_attackers_own_behaviour_and_copies_ids_the_cl
     from osrl_unlearn.data.variants import ATTACKER_SEED, attacker_dataset_path
 
     clean = _rows(ball_run_data)
-    poisoned = gym.make("OfflineBallRun-RewardLure15-v0").get_dataset()
+    poisoned = gym.make("OfflineBallRun-Generated-RewardLure15-v0").get_dataset()
     assert not (_rows(poisoned, poisoned["forget_mask"]) & clean)  # new behaviour only
     record = datasets.read_attributes(
-        datasets.generated_path("OfflineBallRun-RewardLure15-v0"))["attack_record"]
+        datasets.generated_path("OfflineBallRun-Generated-RewardLure15-v0"))["attack_record"]
     assert record["injected"] == "the attacker's own episodes"
     assert record["donors_sha256"] == datasets.file_checksum(attacker_dataset_path("OfflineBallRun-v0"))
     attacker = datasets.read_attributes(attacker_dataset_path("OfflineBallRun-v0"))["generation"]
     assert attacker["seed"] == ATTACKER_SEED != 0 and attacker["episodes"] == 12
 
-    copies = gym.make("OfflineBallRun-RewardLureCopies15-v0").get_dataset()
+    copies = gym.make("OfflineBallRun-Generated-RewardLureCopies15-v0").get_dataset()
     assert _rows(copies, copies["forget_mask"]) <= clean  # every injected pair is a clean one
     record = datasets.read_attributes(
-        datasets.generated_path("OfflineBallRun-RewardLureCopies15-v0"))["attack_record"]
+        datasets.generated_path("OfflineBallRun-Generated-RewardLureCopies15-v0"))["attack_record"]
     assert record["injected"] == "copies of the clean data's episodes"
-    assert parse_variant_id("OfflineBallRun-RewardLureCopies15-v0").copies
+    assert parse_variant_id("OfflineBallRun-Generated-RewardLureCopies15-v0").copies

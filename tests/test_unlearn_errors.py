@@ -8,7 +8,7 @@ import pytest
 
 from conftest import run_cli
 
-FORGET_ID = "OfflineBallRun-MaxCost15-v0"
+FORGET_ID = "OfflineBallRun-Generated-MaxCost15-v0"
 
 
 def assert_one_error_line(result, message):
@@ -46,7 +46,7 @@ def test_checkpoint_of_another_algorithm(poisoned_runs, tmp_path):
 
 def test_forget_set_of_another_task(poisoned_runs):
     result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget",
-                     "OfflineCarCircle-MaxCost15-v0")
+                     "OfflineCarCircle-Generated-MaxCost15-v0")
     assert_one_error_line(result, "is for task OfflineCarCircle-v0")
 
 

@@ -14,7 +14,7 @@ from osrl_unlearn.runs import load_run
 from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 from osrl_unlearn.unlearning.stage import unlearn
 
-FORGET_ID = "OfflineBallRun-MaxCost15-v0"
+FORGET_ID = "OfflineBallRun-Generated-MaxCost15-v0"
 
 
 def tree_digest(folder):

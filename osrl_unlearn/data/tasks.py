@@ -41,7 +41,11 @@ def make_env(task: str):
     import gymnasium as gym
 
     import_dsrl()
-    return gym.make(task)
+    try:
+        return gym.make(task)
+    except (ImportError, gym.error.Error) as error:
+        raise UserInputError(f"cannot make DSRL's environment {task} ({error}); is its "
+                             f"simulator installed?") from None
 
 
 def episode_length(task: str) -> int:

@@ -5,7 +5,7 @@ size, one after the other on the same machine, each in its own child process so
 that each peak resident memory (VmHWM) is its own. Weights are freshly initialised:
 the cost of a step does not depend on them.
 
-    osrl-unlearn step-cost --task OfflineBallRun-MaxCost15-v0 --algorithm bcql
+    osrl-unlearn step-cost --task OfflineBallRun-Generated-MaxCost15-v0 --algorithm bcql
 """
 
 from __future__ import annotations
