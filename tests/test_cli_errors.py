@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
       "x.hdf5"], "not both"),
     (["step-cost", "--task", "OfflineBallRun-Generated-v0"], "must be a poisoned id"),
     (["step-cost", "--algorithm", "sac"], "unknown algorithm"),
+    (["step-cost", "--repeats", "0"], "at least 1"),
     (["bench", "--config", "/no/such/grid.yaml"], "grid file not found"),
     (["compare", "/no/such/run"], "not a finished unlearning run"),
 ])

@@ -1,5 +1,6 @@
 """The shared Safe-RULE objective: hinges, the gate, and the adaptive forget weight."""
 
+import pytest
 import torch
 
 from osrl_unlearn.unlearning.objective import (
@@ -40,10 +41,13 @@ def test_forget_weight_rises_while_violated_falls_when_retention_degrades_and_ca
     cfg = UnlearnConfig(retention_warmup=2, forget_weight=1.0, retention_tolerance=1.0)
     weight = AdaptiveForgetWeight(cfg)
     for losses in ({"reward": 1.0, "cost": 0.1}, {"reward": 1.0, "cost": 0.1}):
-        assert weight.retention_ratio(losses) == 1.0  # warm-up sets each critic's level
-    # The worst critic counts: the reward side unchanged, the cost side's loss risen.
-    ratio = weight.retention_ratio({"reward": 1.0, "cost": 0.2})
-    assert ratio > 1.0 and weight.ratio == ratio
+        assert weight.ratio == 1.0  # warm-up sets each critic's level
+        weight.observe(losses)
+    # The worst critic counts: the reward side unchanged, the cost side's loss risen; a
+    # measurement ten steps after the last weighs as ten steps of smoothing.
+    weight.observe({"reward": 1.0, "cost": 0.2}, steps=10)
+    ratio = weight.ratio
+    assert ratio == pytest.approx((0.1 * 0.98 ** 10 + 0.2 * (1 - 0.98 ** 10)) / 0.1)
     assert weight.update(violated_share=0.5, retention_ratio=1.2) > 1.0
     risen = weight.value
     assert weight.update(violated_share=0.5, retention_ratio=1.9) == risen  # held in the band

@@ -35,6 +35,12 @@ def test_negative_stop_after_saves(poisoned_runs):
     assert_one_error_line(result, "--unlearning.stop_after_saves must be 0")
 
 
+def test_retention_never_measured(poisoned_runs):
+    result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,
+                     "--unlearning.retention_every", "0")
+    assert_one_error_line(result, "--unlearning.retention_every must be at least 1")
+
+
 def test_checkpoint_of_another_algorithm(poisoned_runs, tmp_path):
     impostor = tmp_path / "impostor"
     shutil.copytree(poisoned_runs["bcql"], impostor)

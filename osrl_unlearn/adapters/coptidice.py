@@ -109,6 +109,11 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
         """Retention is nu's TD error on D_k, as COptiDICE's own step logs it."""
         return {"nu": stats["loss/td_error"]}
 
+    @property
+    def retention_every(self) -> int:
+        """Every step: the measurement is COptiDICE's own logged loss, free to read."""
+        return 1
+
     def correction_weights(self, transitions) -> torch.Tensor:
         """w(s, a) of each transition under the current nu and lambda."""
         observations, next_observations, _, rewards, costs, done = transitions[:6]

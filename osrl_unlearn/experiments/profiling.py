@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ def measure_in_process(task: str, algorithm: str, mode: str, steps: int,
     from osrl_unlearn.evaluation import env_dims, make_eval_env
     from osrl_unlearn.data.registration import base_task
     from osrl_unlearn.data.tasks import episode_length
-    from osrl_unlearn.training import batches, load_training_data
+    from osrl_unlearn.training import batches, load_training_data, sampled_batches
     from osrl_unlearn.unlearning.objective import UnlearnConfig
     from osrl_unlearn.unlearning.stage import build_unlearner
 
@@ -62,7 +63,8 @@ def measure_in_process(task: str, algorithm: str, mode: str, steps: int,
         keep, forget = datasets.split_keep_forget(data, data[datasets.FORGET_MASK_KEY])
         ucfg = UnlearnConfig(steps=steps + WARMUP_STEPS, retention_warmup=WARMUP_STEPS)
         model = build_unlearner(cfg, adapter, env, keep, ucfg)
-        keep_stream, forget_stream = batches(keep, cfg, adapter), batches(forget, cfg, adapter)
+        keep_stream = sampled_batches(keep, cfg, adapter)  # as the unlearning stage draws them
+        forget_stream = sampled_batches(forget, cfg, adapter)
 
         def step(index: int) -> None:
             model.unlearn_step(next(keep_stream), next(forget_stream), index)
@@ -78,23 +80,35 @@ def measure_in_process(task: str, algorithm: str, mode: str, steps: int,
 
 
 def measure_step_cost(task: str, algorithm: str, steps: int = 300, batch_size: int = 256,
-                      threads: int = 2) -> Dict[str, object]:
-    """Training then unlearning, each in a child process; their ratios."""
-    results = {}
-    for mode in ("train", "unlearn"):
-        command = [sys.executable, "-m", "osrl_unlearn.experiments.profiling", "--task", task,
-                   "--algorithm", algorithm, "--mode", mode, "--steps", str(steps),
-                   "--batch-size", str(batch_size), "--threads", str(threads)]
-        finished = subprocess.run(command, capture_output=True, text=True)
-        if finished.returncode != 0:
-            raise RuntimeError(f"{mode} measurement failed:\n{finished.stderr[-2000:]}")
-        results[mode] = json.loads(finished.stdout.strip().splitlines()[-1])
-    train, unlearn = results["train"], results["unlearn"]
+                      threads: int = 2, repeats: int = 3) -> Dict[str, object]:
+    """Training then unlearning, each in a child process, `repeats` times; the median of
+    their ratios and the spread (a machine's load moves single timings)."""
+    pairs = []
+    for _ in range(repeats):
+        results = {}
+        for mode in ("train", "unlearn"):
+            command = [sys.executable, "-m", "osrl_unlearn.experiments.profiling", "--task", task,
+                       "--algorithm", algorithm, "--mode", mode, "--steps", str(steps),
+                       "--batch-size", str(batch_size), "--threads", str(threads)]
+            finished = subprocess.run(command, capture_output=True, text=True)
+            if finished.returncode != 0:
+                raise RuntimeError(f"{mode} measurement failed:\n{finished.stderr[-2000:]}")
+            results[mode] = json.loads(finished.stdout.strip().splitlines()[-1])
+        pairs.append(results)
+    time_ratios = [pair["unlearn"]["seconds_per_step"] / pair["train"]["seconds_per_step"]
+                   for pair in pairs]
+    memory_ratios = [pair["unlearn"]["peak_rss_mib"] / pair["train"]["peak_rss_mib"]
+                     for pair in pairs]
     return {
         "task": task, "algorithm": algorithm, "batch_size": batch_size, "steps": steps,
-        "threads": threads, "train": train, "unlearn": unlearn,
-        "step_time_ratio": unlearn["seconds_per_step"] / train["seconds_per_step"],
-        "peak_memory_ratio": unlearn["peak_rss_mib"] / train["peak_rss_mib"],
+        "threads": threads, "repeats": repeats, "measurements": pairs,
+        "step_time_ratio": statistics.median(time_ratios),
+        "step_time_ratio_range": [min(time_ratios), max(time_ratios)],
+        "peak_memory_ratio": statistics.median(memory_ratios),
+        "train_seconds_per_step": statistics.median(
+            pair["train"]["seconds_per_step"] for pair in pairs),
+        "unlearn_seconds_per_step": statistics.median(
+            pair["unlearn"]["seconds_per_step"] for pair in pairs),
     }
 
 

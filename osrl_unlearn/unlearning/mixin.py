@@ -20,7 +20,8 @@ keeps its parts (see `osrl_unlearn/adapters/`):
     REWARD_CRITIC_OPTIMIZER, COST_CRITIC_OPTIMIZER, POLICY_OPTIMIZERS
                                  the agent's own optimizers that carry each forget term
 
-Retention (the D_k Bellman error of both critics) is measured here for every agent with
+Retention (the D_k Bellman error of both critics, on a fixed D_k sample, every step of the
+warm-up and then every `retention_every` steps) is measured here for every agent with
 Q critics; COptiDICE, which has none, overrides `keep_bellman_losses` and the terms.
 
 Batches are OSRL's (observations, next_observations, actions, rewards, costs, done).
@@ -28,7 +29,7 @@ Batches are OSRL's (observations, next_observations, actions, rewards, costs, do
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -87,8 +88,13 @@ class UnlearningMixin:
         self.fix_retention_sample(keep_sample)
         self._forget_batch: Optional[Batch] = None
         self._forget_metrics: Dict[str, float] = {}
+        self._term_gradients: Dict[str, Dict[int, torch.Tensor]] = {}
+        carriers: Dict[str, List[str]] = {}
         for optimizer_name, term in self.forget_terms().items():
-            getattr(self, optimizer_name).register_step_pre_hook(self._forget_hook(term))
+            carriers.setdefault(term.__name__, []).append(optimizer_name)
+        for optimizer_name, term in self.forget_terms().items():
+            sharing = [getattr(self, name) for name in carriers[term.__name__]]
+            getattr(self, optimizer_name).register_step_pre_hook(self._forget_hook(term, sharing))
 
     def initial_reward_reference(self, keep_sample: Dataset, percentile: float) -> float:
         """Qbar_r: the percentile of the weakest member's Q_r over a D_k sample."""
@@ -109,18 +115,31 @@ class UnlearningMixin:
             terms.update({name: self.value_suppression_term for name in self.POLICY_OPTIMIZERS})
         return terms
 
-    def _forget_hook(self, term: ForgetTerm):
-        """An optimizer pre-step hook adding the term's gradient while a D_f batch is set."""
+    def _forget_hook(self, term: ForgetTerm, sharing: Sequence[torch.optim.Optimizer]):
+        """An optimizer pre-step hook adding the term's gradient while a D_f batch is set.
+
+        A term carried by several optimizers (BCQ-L's actor term: its actor and its
+        VAE's decoder) is computed once a step, at the first of their steps, for all
+        their parameters together; the later steps add their share of that gradient.
+        """
+        parameters = [p for optimizer in sharing for group in optimizer.param_groups
+                      for p in group["params"]]
+
         def add_forget_gradient(optimizer: torch.optim.Optimizer, args, kwargs) -> None:
             if self._forget_batch is None:
                 return
-            loss, metrics = term(self._forget_batch)
-            parameters = [p for group in optimizer.param_groups for p in group["params"]]
-            gradients = torch.autograd.grad(loss, parameters, allow_unused=True)
-            for parameter, gradient in zip(parameters, gradients):
-                if gradient is not None:
-                    parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
-            self._forget_metrics.update(metrics)
+            if term.__name__ not in self._term_gradients:
+                loss, metrics = term(self._forget_batch)
+                gradients = torch.autograd.grad(loss, parameters, allow_unused=True)
+                self._term_gradients[term.__name__] = {
+                    id(parameter): gradient for parameter, gradient in zip(parameters, gradients)}
+                self._forget_metrics.update(metrics)
+            gradients = self._term_gradients[term.__name__]
+            for group in optimizer.param_groups:
+                for parameter in group["params"]:
+                    gradient = gradients.get(id(parameter))
+                    if gradient is not None:
+                        parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
         return add_forget_gradient
 
     def forgetting(self, step: int) -> bool:
@@ -180,6 +199,11 @@ class UnlearningMixin:
         return losses
 
     @property
+    def retention_every(self) -> int:
+        """Steps between D_k Bellman measurements (`retention_every` of the config)."""
+        return self.unlearn_cfg.retention_every
+
+    @property
     def cost_floor(self) -> float:
         """kappa_Q + sigma: the least cost value a poisoned action must be given."""
         return self.unlearn_cost_threshold * (1.0 + self.unlearn_cfg.cost_margin)
@@ -188,17 +212,22 @@ class UnlearningMixin:
         """One step of the configured method; returns metrics for the progress log."""
         forgetting = self.forgetting(step)
         self._forget_batch, self._forget_metrics = (forget_batch if forgetting else None), {}
+        self._term_gradients = {}
         try:
             metrics = self.retain_step(keep_batch)  # the hooks add the forget terms
         finally:
             self._forget_batch = None
         metrics.update(self._forget_metrics)
-        keep_losses = self.keep_bellman_losses(metrics)
-        metrics.update({f"retain/bellman_{name}": loss for name, loss in keep_losses.items()})
         # Every method measures retention; only Safe-RULE's weight adapts to it. The
         # first `retention_warmup` steps only retain: they set the D_k Bellman levels
         # retention is measured against, before any forgetting moves them.
-        ratio = self.forget_weight.retention_ratio(keep_losses)
+        # Measured every step of the warm-up, then every `retention_every` steps.
+        warming_up = self.forget_weight.reference_losses is None
+        if warming_up or (step + 1) % self.retention_every == 0:
+            keep_losses = self.keep_bellman_losses(metrics)
+            metrics.update({f"retain/bellman_{name}": loss for name, loss in keep_losses.items()})
+            self.forget_weight.observe(keep_losses, 1 if warming_up else self.retention_every)
+        ratio = self.forget_weight.ratio
         metrics["unlearn/retention_ratio"] = ratio
         if forgetting and self.unlearn_cfg.method in ("safe-rule", "reward-only"):
             metrics["unlearn/forget_weight"] = self.forget_weight.update(

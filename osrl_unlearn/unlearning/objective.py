@@ -72,6 +72,9 @@ class UnlearnConfig:
     retention_tolerance: float = 1.0
     # retain-only steps at the start; their D_k Bellman errors are the starting levels
     retention_warmup: int = 100
+    # steps between measurements of the D_k Bellman errors (a fixed 2,048-row sample;
+    # the retention ratio in between is the latest one)
+    retention_every: int = 10
     # steps re-estimating the multipliers of a run without saved training state (unmodified OSRL)
     multiplier_warmup: int = 200
     # TrajDeleter: its forgetting phase as a fraction of the steps
@@ -135,27 +138,28 @@ class AdaptiveForgetWeight:
         self.reference_losses: Optional[Dict[str, float]] = None
         self.smoothed_losses: Dict[str, float] = {}
         self._warmup_losses: List[Dict[str, float]] = []
+        self._warmup_steps = 0
 
-    def retention_ratio(self, keep_losses: Dict[str, float]) -> float:
-        """The worst, over the critics, smoothed D_k loss relative to its warm-up level.
+    def observe(self, keep_losses: Dict[str, float], steps: int = 1) -> None:
+        """Take one D_k Bellman measurement per critic, made `steps` steps after the last.
 
-        `keep_losses` holds one D_k Bellman loss per critic. Single-batch losses are
-        noisy, so each is averaged exponentially (weight 0.02 per step) before it is
-        compared; during the first `retention_warmup` steps the ratio is 1.
+        Each is averaged exponentially (weight 0.02 per step, so 1 - 0.98**steps for a
+        measurement `steps` apart) before it is compared. The measurements of the first
+        `retention_warmup` steps set the levels; until then the ratio is 1.
         """
+        kept = 0.98 ** steps
         for name, loss in keep_losses.items():
             previous = self.smoothed_losses.get(name, loss)
-            self.smoothed_losses[name] = 0.98 * previous + 0.02 * loss
+            self.smoothed_losses[name] = kept * previous + (1.0 - kept) * loss
         if self.reference_losses is None:
             self._warmup_losses.append(dict(keep_losses))
-            if len(self._warmup_losses) >= self.cfg.retention_warmup:
+            self._warmup_steps += steps
+            if self._warmup_steps >= self.cfg.retention_warmup:
                 self.reference_losses = {
                     name: max(sum(losses[name] for losses in self._warmup_losses)
                               / len(self._warmup_losses), 1e-8)
                     for name in keep_losses
                 }
-            return 1.0
-        return self.ratio
 
     @property
     def ratio(self) -> float:
@@ -185,10 +189,11 @@ class AdaptiveForgetWeight:
     def state_dict(self) -> dict:
         return {"value": self.value, "reference_losses": self.reference_losses,
                 "smoothed_losses": dict(self.smoothed_losses),
-                "warmup_losses": list(self._warmup_losses)}
+                "warmup_losses": list(self._warmup_losses), "warmup_steps": self._warmup_steps}
 
     def load_state_dict(self, state: dict) -> None:
         self.value = state["value"]
         self.reference_losses = state["reference_losses"]
         self.smoothed_losses = dict(state["smoothed_losses"])
         self._warmup_losses = list(state["warmup_losses"])
+        self._warmup_steps = state["warmup_steps"]

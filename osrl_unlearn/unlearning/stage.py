@@ -47,13 +47,14 @@ from osrl_unlearn.runs import (
     ProgressLog, load_run, load_training_state, load_weights, random_state, set_random_state,
     training_state, training_state_path
 )
-from osrl_unlearn.training import RESUME_FILE, batches, load_training_data, train
+from osrl_unlearn.training import RESUME_FILE, load_training_data, sampled_batches, train
 from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 
 STATE_FILE = "unlearn_state.pt"
 # Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
-# (2: retention levels of both critics; 3: multipliers by name, python's random state).
-STATE_VERSION = 3
+# (2: retention levels of both critics; 3: multipliers by name, python's random state;
+# 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`).
+STATE_VERSION = 4
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -201,6 +202,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             raise UserInputError(f"--unlearning.{name} must be in (0, 1], got {getattr(ucfg, name)}")
     if ucfg.stop_after_saves < 0:
         raise UserInputError(f"--unlearning.stop_after_saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
+    if ucfg.retention_every < 1:
+        raise UserInputError(f"--unlearning.retention_every must be at least 1, got {ucfg.retention_every}")
     source = Path(source)
     if not source.exists():
         raise UserInputError(f"run not found: {source}")
@@ -243,8 +246,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     judge_cost = ucfg.method != "reward-only" and ucfg.cost_terms  # which constraints count
 
     batch_cfg = replace(run_cfg, batch_size=ucfg.batch_size or run_cfg.batch_size)
-    keep_stream = batches(keep, batch_cfg, adapter)
-    forget_stream = batches(forget_set, batch_cfg, adapter)
+    keep_stream = sampled_batches(keep, batch_cfg, adapter)
+    forget_stream = sampled_batches(forget_set, batch_cfg, adapter)
     start, best_score, elapsed, best_step = 0, -np.inf, 0.0, None
     if resume:
         saved = torch.load(target / "checkpoint" / STATE_FILE, weights_only=False)
