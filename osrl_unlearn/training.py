@@ -97,9 +97,14 @@ def sampled_batches(data: dict, cfg, adapter) -> Iterator[list]:
     names = ["observations", "next_observations", "actions", "rewards", "costs", "done"]
     names += ["is_init"] if adapter.NEEDS_INITIAL_STATES else []
     scales = {"rewards": cfg.reward_scale, "costs": cfg.cost_scale}
-    columns = [torch.as_tensor(np.asarray(table[name]) * scales.get(name, 1), device=cfg.device)
-               for name in names]
-    columns = [column.float() if column.dtype == torch.float64 else column for column in columns]
+    # the dtypes OSRL's per-row arithmetic gives (numpy 1.x: a float32 reward times the
+    # scale is a float64), so that the algorithm's step computes in the same precision
+    columns = []
+    for name in names:
+        column = np.asarray(table[name])
+        if name in scales:
+            column = column.astype(np.asarray(column[0] * scales[name]).dtype) * scales[name]
+        columns.append(torch.as_tensor(column, device=cfg.device))
     size = dataset.dataset_size
     while True:
         rows = torch.as_tensor(np.random.choice(size, cfg.batch_size), device=cfg.device)

@@ -192,3 +192,26 @@ def test_training_refuses_to_overwrite_an_existing_run(poisoned_runs):
     with pytest.raises(UserInputError, match="already holds a trained run"):
         train(cfg, get_adapter("bcql"), progress=False)
     assert tree_digest(source) == before
+
+
+@pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])
+def test_unlearning_batches_are_rows_of_the_data_as_osrl_scales_them(ball_run_data, algorithm):
+    """`sampled_batches` draws whole rows, scaled and with OSRL's done/is_init columns."""
+    import numpy as np
+
+    from osrl_unlearn.adapters import get_adapter
+    from osrl_unlearn.training import batches, sampled_batches
+
+    adapter = get_adapter(algorithm)
+    cfg = adapter.Config(batch_size=64, reward_scale=0.1, cost_scale=2.0)
+    fast = next(sampled_batches(dict(ball_run_data), cfg, adapter))
+    osrl = next(batches(dict(ball_run_data), cfg, adapter))
+    assert [column.shape for column in fast] == [column.shape for column in osrl]
+    assert [column.dtype for column in fast] == [column.dtype for column in osrl]
+    observations = ball_run_data["observations"]
+    for row in range(64):
+        (index,) = np.flatnonzero((observations == fast[0][row].numpy()).all(1))[:1]
+        assert fast[3][row] == pytest.approx(0.1 * ball_run_data["rewards"][index])
+        assert fast[4][row] == pytest.approx(2.0 * ball_run_data["costs"][index])
+        done = ball_run_data["terminals"][index] or ball_run_data["timeouts"][index]
+        assert fast[5][row] == float(done)
