@@ -178,6 +178,29 @@ def _cmd_defend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from osrl_unlearn.audit import AuditConfig, audit
+
+    config = AuditConfig(references=args.references, reference_steps=args.reference_steps,
+                         z_threshold=args.z_threshold, relearn_steps=args.relearn_steps,
+                         relearn_eval_every=args.relearn_eval_every,
+                         eval_episodes=args.episodes, seed=args.seed)
+    out = Path(args.out or Path(args.path) / "audit")
+    report = audit(Path(args.path), args.forget, Path(args.retrained), out, config,
+                   best=args.checkpoint == "best")
+    mine, theirs = report["relearning"], report["retrained_relearning"]
+    print(f"audit of {args.path} on {args.forget} against {args.retrained}:")
+    print(f"  forget episodes judged forgotten: {report['share_forgotten']:.2f} of "
+          f"{report['forget_episodes']}")
+    print(f"  action distance to the retrained agent: {report['policy_distance_forget']:.3f} "
+          f"on D_f states, {report['policy_distance_keep']:.3f} on D_k states")
+    print(f"  relearning on D_f until unsafe: {mine['unsafe_after_steps']} steps "
+          f"(retrained agent: {theirs['unsafe_after_steps']}; None: safe throughout "
+          f"{config.relearn_steps} steps)")
+    print(f"  written to {out / 'audit.json'}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from osrl_unlearn.experiments.bench import load_grid, run_grid
 
@@ -327,6 +350,26 @@ def build_parser() -> argparse.ArgumentParser:
     defend.add_argument("--neighbours", type=int, default=10)
     defend.add_argument("--episodes", type=int, default=10, help="evaluation episodes")
     defend.set_defaults(run=_cmd_defend)
+
+    audit = commands.add_parser(
+        "audit", help="how completely a forget set is gone from an agent, against retraining")
+    audit.add_argument("--path", required=True, help="the audited run (unlearned, poisoned, ...)")
+    audit.add_argument("--forget", required=True, help="the forget set: a poisoned dataset id, "
+                       "a poisoned HDF5 file or a .npy mask")
+    audit.add_argument("--retrained", required=True, help="a run retrained on D_k (the reference)")
+    audit.add_argument("--out", help="folder for audit.json (default: RUN/audit)")
+    audit.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                       help="the audited run's model_best.pt (default) or model.pt")
+    audit.add_argument("--references", type=int, default=3,
+                       help="reference agents: the retrained one fine-tuned on D_k, one seed each")
+    audit.add_argument("--reference-steps", type=int, default=300)
+    audit.add_argument("--z-threshold", type=float, default=3.0,
+                       help="an episode is forgotten within this many reference deviations")
+    audit.add_argument("--relearn-steps", type=int, default=2000)
+    audit.add_argument("--relearn-eval-every", type=int, default=250)
+    audit.add_argument("--episodes", type=int, default=5, help="evaluation episodes")
+    audit.add_argument("--seed", type=int, default=0)
+    audit.set_defaults(run=_cmd_audit)
 
     bench = commands.add_parser("bench", help="run a benchmark grid (resumable)")
     bench.add_argument("--config", required=True, help="grid YAML (see examples/grids/)")

@@ -12,7 +12,7 @@ LAYERS = [
     ["osrl_unlearn.unlearning.objective", "osrl_unlearn.unlearning.mixin"],
     ["osrl_unlearn.configs", "osrl_unlearn.adapters"],
     ["osrl_unlearn.runs", "osrl_unlearn.evaluation", "osrl_unlearn.training"],
-    ["osrl_unlearn.unlearning.stage", "osrl_unlearn.pipeline"],
+    ["osrl_unlearn.unlearning.stage", "osrl_unlearn.pipeline", "osrl_unlearn.audit"],
     ["osrl_unlearn.experiments", "osrl_unlearn.patching", "osrl_unlearn.doctor"],
     ["osrl_unlearn.cli"],
 ]

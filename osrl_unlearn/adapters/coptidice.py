@@ -129,6 +129,17 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
         self.likelihood_floor = float(np.percentile(keep_likelihood.numpy(), percentile))
         return float(np.percentile(weights.numpy(), percentile))
 
+    def policy_actions(self, observations) -> torch.Tensor:
+        """The policy's action: the mean of its squashed Gaussian."""
+        return self.actor(observations, deterministic=True, with_logprob=False)[0]
+
+    @torch.no_grad()
+    def transition_values(self, transitions) -> np.ndarray:
+        """For the audit: [w(s, a), log pi(a | s)] per transition (no Q critics here)."""
+        batch = _batch(transitions)
+        return torch.stack([self.correction_weights(batch),
+                            self.action_log_likelihood(batch[0], batch[2])], 1).numpy()
+
     def action_log_likelihood(self, observations, actions) -> torch.Tensor:
         """log pi(a | s) per transition, under the pre-tanh Gaussian COptiDICE's BC scores."""
         _, _, distribution = self.actor(observations, False, True, True)
@@ -153,8 +164,8 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
             gate = (self.correction_weights(forget_batch) > self.reward_reference).float()
         if not self.unlearn_cfg.actor_gate:
             gate = torch.ones_like(gate)
-        policy_actions = self.actor(observations, deterministic=True, with_logprob=False)[0]
-        loss = gated_actor_forget_loss(policy_actions, actions, gate, self.unlearn_cfg.away_margin)
+        loss = gated_actor_forget_loss(self.policy_actions(observations), actions, gate,
+                                       self.unlearn_cfg.away_margin)
         return self.unlearn_cfg.actor_forget_weight * loss, {
             "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate.mean().item()}
 

@@ -278,6 +278,14 @@ class UnlearningMixin:
             "unlearn/forget_value": value.mean().item()}
 
     @torch.no_grad()
+    def transition_values(self, transitions: Dataset) -> np.ndarray:
+        """What the agent has learnt of each (scaled) transition, for the audit:
+        [Q_r, Q_c] of its weakest members, one row per transition."""
+        observations, actions = _tensors(transitions, "observations", "actions")
+        return torch.stack([self.reward_members(observations, actions).min(0).values,
+                            self.cost_members(observations, actions).min(0).values], 1).numpy()
+
+    @torch.no_grad()
     def forget_report(self, forget: Dataset, cost_terms: bool = True) -> Dict[str, float]:
         """Offline check of the forget constraints over a whole forget set."""
         observations, actions = _tensors(forget, "observations", "actions")
