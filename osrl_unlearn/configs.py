@@ -7,10 +7,11 @@ update steps, evaluation every 2,500 steps on 5 episodes. `episode_len` defaults
 the DSRL task's own episode length. Algorithm fields keep the defaults of
 OSRL's configs; only the network sizes are smaller.
 
-Each config's `TASK_SETTINGS` is what OSRL's per-task config classes are: the settings
-with which that algorithm, trained on a task's clean generated data, is safe
-(`results/references/`, made by `osrl-unlearn references`). As in OSRL's scripts, a
-field left at its class default takes the task's value (`apply_task_settings`).
+Each config's `TASK_SETTINGS` is what OSRL's per-task config classes are: per DSRL
+task, the settings with which that algorithm, trained on the task's clean generated
+data, is safe (`osrl-unlearn references`). As in OSRL's scripts, a field left at its
+class default takes the task's value (`apply_task_settings`). All are empty so far: no
+setting tried was safe over seeds (`results/references/settings-tried.md`).
 """
 
 from dataclasses import dataclass, field
