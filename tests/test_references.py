@@ -114,3 +114,17 @@ def test_a_bad_references_file_is_one_clear_error(tmp_path):
         load_references_config(path)
     with pytest.raises(UserInputError, match="not found"):
         load_references_config(tmp_path / "missing.yaml")
+
+
+def test_a_crashing_agent_is_its_rows_error_and_the_run_says_none_finished(ball_run_file, tmp_path):
+    config_path = tmp_path / "references.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "tasks": ["OfflineBallRun-v0"], "algorithms": ["coptidice"], "seeds": [0],
+        "train_steps": 10, "eval_every": 10, "eval_episodes": 1,
+        "train_overrides": {**TINY_NETWORKS, "batch_size": 0},
+        "logdir": str(tmp_path / "logs"), "results": str(tmp_path / "results.jsonl"),
+    }))
+    with pytest.raises(UserInputError, match="no clean agent finished"):
+        run_references(load_references_config(config_path), tmp_path / "report")
+    (row,) = read_rows(tmp_path / "results.jsonl")
+    assert row["status"] == "error" and row["error"]

@@ -109,8 +109,11 @@ def run_references(config: ReferencesConfig, out: Path) -> Path:
         outcome = (f"reward {row['normalized_reward']:.3f} cost {row['normalized_cost']:.3f}"
                    if row["status"] == "ok" else f"ERROR {row['error']}")
         tqdm.write(f"{task} {algorithm} seed {seed}: {outcome}")
-        write_references_report(results, out)
-    return write_references_report(results, out) if results.exists() else out / "report.md"
+        if row["status"] == "ok":
+            write_references_report(results, out)
+    if not reference_verdicts(read_rows(results)):
+        raise UserInputError(f"no clean agent finished; see the errors in {results}")
+    return write_references_report(results, out)
 
 
 def reference_verdicts(rows: List[dict]) -> Dict[tuple, Dict[str, Any]]:
