@@ -158,6 +158,10 @@ def audit(path: Path, forget_id: str, retrained: Path, out: Path, config: AuditC
             raise UserInputError(f"{run} is not an OSRL run: no config.yaml there")
     if config.references < 2:
         raise UserInputError("--references must be at least 2: their spread is the yardstick")
+    if min(config.reference_steps, config.relearn_eval_every, config.eval_episodes) < 1 \
+            or config.relearn_steps < 0:
+        raise UserInputError("--reference-steps, --relearn-eval-every and --episodes must be at "
+                             "least 1, --relearn-steps at least 0")
     run_cfg = load_run(path, best)[0]
     if base_task(load_run(retrained, False)[0].task) != base_task(run_cfg.task):
         raise UserInputError(f"{retrained} was trained on another task than {path}")

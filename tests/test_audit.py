@@ -60,6 +60,9 @@ def test_bad_audits_are_one_clear_error(poisoned_runs, tmp_path):
     with pytest.raises(UserInputError, match="at least 2"):
         audit(poisoned_runs["bcql"], FORGET_ID, poisoned_runs["bcql"], tmp_path,
               AuditConfig(references=1))
+    with pytest.raises(UserInputError, match="relearn-eval-every"):
+        audit(poisoned_runs["bcql"], FORGET_ID, poisoned_runs["bcql"], tmp_path,
+              AuditConfig(relearn_eval_every=0))
     result = run_cli("audit", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,
                      "--retrained", str(tmp_path / "missing"))
     assert result.returncode == 2 and "not an OSRL run" in result.stderr
