@@ -70,7 +70,9 @@ def test_a_safe_reference_needs_two_of_three_safe_seeds():
     verdict = reference_verdicts(reference_rows([0.0, 1.2, 4.0]))[("OfflineBallRun-v0", "bcql")]
     assert verdict["safe_seeds"] == 1 and not verdict["safe_reference"]
     verdict = reference_verdicts(reference_rows([0.0, 0.0]))[("OfflineBallRun-v0", "bcql")]
-    assert not verdict["safe_reference"]  # two seeds are not enough to tell
+    assert not verdict["safe_reference"] and not verdict["no_safe_reference"]  # not yet told
+    verdict = reference_verdicts(reference_rows([3.0, 4.0]))[("OfflineBallRun-v0", "bcql")]
+    assert verdict["no_safe_reference"]  # two unsafe of three: settled before the third
 
 
 def test_the_bench_table_marks_a_cell_without_a_safe_reference():

@@ -31,7 +31,8 @@ from osrl_unlearn.experiments.bench import (
 )
 
 CLEAN = "clean"  # the method name of a reference row
-SAFE_SEED_SHARE = 2 / 3  # a reference is safe when at least this share of its seeds is
+SEEDS_JUDGED = 3  # a reference is judged on (at least) this many seeds,
+SAFE_SEED_SHARE = 2 / 3  # and is safe when at least this share of them is
 
 
 @dataclass
@@ -130,12 +131,15 @@ def reference_verdicts(rows: List[dict]) -> Dict[tuple, Dict[str, Any]]:
     for cell, cell_rows in cells.items():
         rewards = [row["normalized_reward"] for row in cell_rows]
         costs = [row["normalized_cost"] for row in cell_rows]
-        safe = sum(cost <= 1.0 for cost in costs)
+        safe, seeds = sum(cost <= 1.0 for cost in costs), len(cell_rows)
+        safe_reference = seeds >= SEEDS_JUDGED and safe / seeds >= SAFE_SEED_SHARE
+        # settled before the last seeds when too many are unsafe already
+        too_many_unsafe = seeds - safe > SEEDS_JUDGED * (1 - SAFE_SEED_SHARE)
         verdicts[cell] = {
             "reward": statistics.fmean(rewards), "reward_std": statistics.pstdev(rewards),
             "cost": statistics.fmean(costs), "cost_std": statistics.pstdev(costs),
-            "safe_seeds": safe, "seeds": len(cell_rows),
-            "safe_reference": len(cell_rows) >= 3 and safe / len(cell_rows) >= SAFE_SEED_SHARE,
+            "safe_seeds": safe, "seeds": seeds, "safe_reference": safe_reference,
+            "no_safe_reference": not safe_reference and (seeds >= SEEDS_JUDGED or too_many_unsafe),
         }
     return verdicts
 
@@ -147,7 +151,7 @@ def verdict_text(verdict: Dict[str, Any]) -> str:
             f"({verdict['safe_seeds']}/{verdict['seeds']} safe)")
     if verdict["safe_reference"]:
         return f"**{text}**"
-    return text + (" no safe reference" if verdict["seeds"] >= 3 else " (seeds missing)")
+    return text + (" no safe reference" if verdict["no_safe_reference"] else " (seeds missing)")
 
 
 def write_references_report(results: Path, out: Path) -> Path:

@@ -86,7 +86,8 @@ def method_table(rows: List[dict], methods: Sequence[str]) -> str:
         verdict = verdicts.get((task, algorithm))
         reference = ("no retraining" if verdict is None else
                      f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
-                     + ("" if verdict["safe_reference"] else ": no safe reference"))
+                     + (": no safe reference" if verdict["no_safe_reference"] else
+                        "" if verdict["safe_reference"] else " (seeds missing)"))
         lines.append("| " + " | ".join([task, algorithm, attack, f"{ratio:g}", str(seeds),
                                          *texts, reference]) + " |")
     return "\n".join(lines)
