@@ -69,16 +69,21 @@ class GridConfig:
     data_dir: Optional[str] = None  # generated data folder (default: OSRL_UNLEARN_DATA_DIR's)
 
 
-def load_grid(path: Path) -> GridConfig:
-    """Read and check a grid YAML; every bad entry is one clear error."""
+def load_yaml_config(config_class, path: Path, what: str):
+    """A pyrallis dataclass read from YAML; a missing file or a bad entry is one clear error."""
     path = Path(path)
     if not path.exists():
-        raise UserInputError(f"grid file not found: {path}")
+        raise UserInputError(f"{what} file not found: {path}")
     try:
         with open(path) as handle:
-            grid = pyrallis.load(GridConfig, handle)
+            return pyrallis.load(config_class, handle)
     except Exception as error:  # pyrallis reports unknown keys and wrong types
         raise UserInputError(f"{path}: {str(error).splitlines()[0]}") from None
+
+
+def load_grid(path: Path) -> GridConfig:
+    """Read and check a grid YAML; every bad entry is one clear error."""
+    grid = load_yaml_config(GridConfig, path, "grid")
     for algorithm in grid.algorithms:
         if algorithm in ALGORITHMS:
             unknown = set(grid.train_overrides) - set(get_adapter(algorithm).Config.__dataclass_fields__)

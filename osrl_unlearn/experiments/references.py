@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import pyrallis
-
 from osrl_unlearn.adapters import ALGORITHMS, get_adapter
 from osrl_unlearn.data.registration import variant_id
 from osrl_unlearn.data.tasks import SUPPORTED_TASKS
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.experiments.bench import (
-    ROW_KEY, append_row, ensure_trained, finished_keys, read_rows
+    ROW_KEY, append_row, ensure_trained, finished_keys, load_yaml_config, read_rows
 )
 
 CLEAN = "clean"  # the method name of a reference row
@@ -54,14 +52,7 @@ class ReferencesConfig:
 
 def load_references_config(path: Path) -> ReferencesConfig:
     """Read and check a references YAML; a bad entry is one clear error."""
-    path = Path(path)
-    if not path.exists():
-        raise UserInputError(f"references file not found: {path}")
-    try:
-        with open(path) as handle:
-            config = pyrallis.load(ReferencesConfig, handle)
-    except Exception as error:
-        raise UserInputError(f"{path}: {str(error).splitlines()[0]}") from None
+    config = load_yaml_config(ReferencesConfig, path, "references")
     for name, values, known in (("tasks", config.tasks, SUPPORTED_TASKS),
                                 ("algorithms", config.algorithms, ALGORITHMS)):
         unknown = [value for value in values if value not in known]
