@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 import torch
@@ -150,7 +150,7 @@ def ensure_references(retrained: Path, forget_id: str, folder: Path, config: Aud
 
 
 def audit(path: Path, forget_id: str, retrained: Path, out: Path, config: AuditConfig,
-          best: bool = True, references_dir: Optional[Path] = None) -> Dict[str, object]:
+          best: bool = True) -> Dict[str, object]:
     """Audit the agent of run `path` on the forget set `forget_id`; writes out/audit.json."""
     path, retrained, out = Path(path), Path(retrained), Path(out)
     for run in (path, retrained):
@@ -168,7 +168,7 @@ def audit(path: Path, forget_id: str, retrained: Path, out: Path, config: AuditC
     data, mask = resolve_forget(forget_id, run_cfg)
     keep, forget = datasets.split_keep_forget(data, mask)
 
-    references_dir = Path(references_dir or retrained.parent / f"{retrained.name}-audit-references")
+    references_dir = retrained.parent / f"{retrained.name}-audit-references"
     reference_runs = ensure_references(retrained, forget_id, references_dir, config)
     model, cfg, *_ = load_agent(path, best, keep)
     reference_values = [episode_values(load_agent(run, False, keep)[0], forget, cfg)

@@ -89,10 +89,11 @@ class UnlearningMixin:
         self._forget_batch: Optional[Batch] = None
         self._forget_metrics: Dict[str, float] = {}
         self._term_gradients: Dict[str, Dict[int, torch.Tensor]] = {}
+        terms = self.forget_terms()
         carriers: Dict[str, List[str]] = {}
-        for optimizer_name, term in self.forget_terms().items():
+        for optimizer_name, term in terms.items():
             carriers.setdefault(term.__name__, []).append(optimizer_name)
-        for optimizer_name, term in self.forget_terms().items():
+        for optimizer_name, term in terms.items():
             sharing = [getattr(self, name) for name in carriers[term.__name__]]
             getattr(self, optimizer_name).register_step_pre_hook(self._forget_hook(term, sharing))
 
