@@ -13,11 +13,11 @@ data=$($PY -c "from osrl_unlearn.data.variants import base_dataset_path; print(b
 [ -f "$data" ] || .venv/bin/osrl-unlearn collect --task "$TASK" --episodes 300
 .venv/bin/osrl-unlearn poison --task "$TASK" --attack max-cost --ratio 0.15
 
-for variant in Generated MaxCost15; do
+for variant in Generated Generated-MaxCost15; do
   $PY examples/train_bcql.py --task "${BASE}-${variant}-v0" --update_steps "$STEPS" \
     --threads 1 --logdir "$LOGDIR" --name "bcql-${variant}" &
 done
 wait
-for variant in Generated MaxCost15; do
+for variant in Generated Generated-MaxCost15; do
   .venv/bin/osrl-unlearn eval --path "$LOGDIR/${BASE}-${variant}-v0-cost-10/bcql-${variant}" --episodes 20 --last
 done
