@@ -15,9 +15,9 @@ data=$($PY -c "from osrl_unlearn.data.variants import base_dataset_path; print(b
 
 for variant in Generated Generated-MaxCost15; do
   $PY examples/train_bcql.py --task "${BASE}-${variant}-v0" --update_steps "$STEPS" \
-    --threads 1 --logdir "$LOGDIR" --name "bcql-${variant}" &
+    --threads 1 --logdir "$LOGDIR" --name "bcql-${variant#Generated-}" &
 done
 wait
 for variant in Generated Generated-MaxCost15; do
-  .venv/bin/osrl-unlearn eval --path "$LOGDIR/${BASE}-${variant}-v0-cost-10/bcql-${variant}" --episodes 20 --last
+  .venv/bin/osrl-unlearn eval --path "$LOGDIR/${BASE}-${variant}-v0-cost-10/bcql-${variant#Generated-}" --episodes 20 --last
 done
