@@ -230,6 +230,16 @@ def _cmd_references(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bite(args: argparse.Namespace) -> int:
+    from osrl_unlearn.experiments.bite import write_bite_report
+
+    for path in [*args.poisoned, *args.clean]:
+        if not Path(path).exists():
+            raise UserInputError(f"no results file {path}")
+    print(f"report: {write_bite_report(args.poisoned, args.clean, Path(args.out))}")
+    return 0
+
+
 def _parse_shard(text: str):
     """`I/N` -> (I, N), with 0 <= I < N."""
     try:
@@ -392,6 +402,16 @@ def build_parser() -> argparse.ArgumentParser:
                             help="folder for report.md (default: results/references)")
     references.add_argument("--threads", type=int, help="torch threads per run (default: the file's)")
     references.set_defaults(run=_cmd_references)
+
+    bite = commands.add_parser(
+        "bite", help="does each attack make the clean agent unsafe? poisoned against clean agents")
+    bite.add_argument("--poisoned", nargs="+", required=True,
+                      help="bench results JSONL files whose `poisoned` rows are judged")
+    bite.add_argument("--clean", nargs="+", required=True,
+                      help="results JSONL files with the clean agents (`references` rows, "
+                           "or a bench's `retrain` rows)")
+    bite.add_argument("--out", required=True, help="folder for report.md")
+    bite.set_defaults(run=_cmd_bite)
 
     report = commands.add_parser("report", help="tables and figures of a results file")
     report.add_argument("results", help="results JSONL written by `osrl-unlearn bench`")

@@ -108,15 +108,23 @@ def run_references(config: ReferencesConfig, out: Path) -> Path:
     return write_references_report(results, out)
 
 
+def clean_agents(rows: List[dict]) -> Dict[tuple, dict]:
+    """(task, algorithm, seed) -> the finished row of the agent trained on the clean data:
+    a `clean` row of this module, else a bench's `retrain` row (training on D_k, the
+    clean data); the last such row counts."""
+    latest: Dict[tuple, dict] = {}
+    for method in ("retrain", CLEAN):  # clean rows are read last, so they win a tie
+        for row in rows:
+            if row["status"] == "ok" and row["method"] == method:
+                latest[(row["task"], row["algorithm"], row["seed"])] = row
+    return latest
+
+
 def reference_verdicts(rows: List[dict]) -> Dict[tuple, Dict[str, Any]]:
     """(task, algorithm) -> mean and std over seeds, safe seeds, and whether the cell
-    has a safe reference. The last row of each seed counts."""
-    latest: Dict[tuple, dict] = {}
-    for row in rows:
-        if row["status"] == "ok" and row["method"] in (CLEAN, "retrain"):
-            latest[(row["task"], row["algorithm"], row["seed"])] = row
+    has a safe reference."""
     cells: Dict[tuple, List[dict]] = {}
-    for (task, algorithm, _), row in sorted(latest.items()):
+    for (task, algorithm, _), row in sorted(clean_agents(rows).items()):
         cells.setdefault((task, algorithm), []).append(row)
     verdicts = {}
     for cell, cell_rows in cells.items():
