@@ -12,7 +12,7 @@ from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, make_eval_env
 from osrl_unlearn.experiments.bench import read_rows
 from osrl_unlearn.experiments.references import (
-    load_references_config, reference_verdicts, run_references
+    load_references_config, reference_verdicts, reused_rows, run_references
 )
 from osrl_unlearn.experiments.report import method_table
 from osrl_unlearn.training import resolve_run
@@ -107,6 +107,26 @@ def test_references_train_clean_agents_once_and_report_them(ball_run_file, tmp_p
     run_references(config, tmp_path / "report")  # a rerun trains nothing again
     assert len(read_rows(tmp_path / "results.jsonl")) == 1
     assert model.stat().st_mtime_ns == written
+
+
+def test_a_benchs_retrained_agent_of_the_same_settings_is_reused_not_trained(tmp_path):
+    retrained = tmp_path / "algorithms.jsonl"
+    retrained.write_text("".join(json.dumps({
+        "task": "OfflineBallRun-v0", "algorithm": algorithm, "attack": "max-cost", "ratio": 0.15,
+        "seed": 0, "method": "retrain", "status": "ok", "train_steps": 10,
+        "normalized_reward": 0.2, "normalized_cost": 0.0}) + "\n" for algorithm in ("coptidice", "cpq")))
+    config_path = tmp_path / "references.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "tasks": ["OfflineBallRun-v0"], "algorithms": ["coptidice"], "seeds": [0],
+        "train_steps": 10, "logdir": str(tmp_path / "logs"),
+        "results": str(tmp_path / "results.jsonl"), "reuse_retrained": [str(retrained)]}))
+    config = load_references_config(config_path)
+    report = run_references(config, tmp_path / "report").read_text()
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "results.jsonl").exists()
+    assert f"OfflineBallRun-v0 coptidice seed 0: `{retrained}`" in report and "cpq" not in report
+
+    config.train_steps = 20  # other settings: the bench's agent is not one of them
+    assert reused_rows(config) == []
 
 
 def test_a_bad_references_file_is_one_clear_error(tmp_path):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from osrl_unlearn.adapters import ALGORITHMS, get_adapter
+from osrl_unlearn.configs import apply_task_settings
 from osrl_unlearn.data.registration import variant_id
 from osrl_unlearn.data.tasks import SUPPORTED_TASKS
 from osrl_unlearn.errors import UserInputError
@@ -48,6 +49,9 @@ class ReferencesConfig:
     train_overrides: Dict[str, Any] = field(default_factory=dict)  # fields for every run
     logdir: str = "logs/references"
     results: str = "results/references/results.jsonl"
+    # bench results files whose `retrain` rows are clean agents of these settings
+    # (retraining on D_k is training on the clean data): their seeds are not trained again
+    reuse_retrained: List[str] = field(default_factory=list)
 
 
 def load_references_config(path: Path) -> ReferencesConfig:
@@ -90,7 +94,7 @@ def run_references(config: ReferencesConfig, out: Path) -> Path:
     from tqdm.auto import tqdm
 
     results = Path(config.results)
-    done = finished_keys(read_rows(results))
+    done = finished_keys(read_rows(results) + reused_rows(config))
     todo = [(task, algorithm, seed) for seed in config.seeds for task in config.tasks
             for algorithm in config.algorithms
             if (task, algorithm, None, None, seed, CLEAN) not in done]
@@ -102,10 +106,40 @@ def run_references(config: ReferencesConfig, out: Path) -> Path:
                    if row["status"] == "ok" else f"ERROR {row['error']}")
         tqdm.write(f"{task} {algorithm} seed {seed}: {outcome}")
         if row["status"] == "ok":
-            write_references_report(results, out)
-    if not reference_verdicts(read_rows(results)):
+            write_references_report(config, out)
+    if not reference_verdicts(read_rows(results) + reused_rows(config)):
         raise UserInputError(f"no clean agent finished; see the errors in {results}")
-    return write_references_report(results, out)
+    return write_references_report(config, out)
+
+
+def reused_rows(config: ReferencesConfig) -> List[dict]:
+    """The `retrain` rows of `config.reuse_retrained` that are agents of exactly these
+    settings (the algorithm's steps for the task, no task settings, no overrides),
+    as `clean` rows that say where they come from."""
+    rows = []
+    for path in config.reuse_retrained:
+        if not Path(path).exists():
+            raise UserInputError(f"reuse_retrained: no results file {path}")
+        for row in read_rows(Path(path)):
+            algorithm = row["algorithm"]
+            if (row["method"] != "retrain" or row["status"] != "ok" or config.train_overrides
+                    or row["task"] not in config.tasks or algorithm not in config.algorithms
+                    or get_adapter(algorithm).Config.TASK_SETTINGS.get(row["task"])
+                    or row.get("train_steps") != default_steps(row["task"], algorithm, config)):
+                continue
+            rows.append({**row, "method": CLEAN, "attack": None, "ratio": None,
+                         "reused_from": str(path)})
+    return rows
+
+
+def default_steps(task: str, algorithm: str, config: ReferencesConfig) -> int:
+    """The training steps a clean agent of `config` gets on `task`."""
+    if config.train_steps is not None:
+        return config.train_steps
+    adapter = get_adapter(algorithm)
+    cfg = adapter.Config(task=variant_id(task))
+    apply_task_settings(cfg, adapter.Config())
+    return cfg.update_steps
 
 
 def clean_agents(rows: List[dict]) -> Dict[tuple, dict]:
@@ -153,9 +187,10 @@ def verdict_text(verdict: Dict[str, Any]) -> str:
     return text + (" no safe reference" if verdict["no_safe_reference"] else " (seeds missing)")
 
 
-def write_references_report(results: Path, out: Path) -> Path:
+def write_references_report(config: ReferencesConfig, out: Path) -> Path:
     """report.md: the algorithm x task table of the clean agents, and each cell's settings."""
-    rows = read_rows(results)
+    results = Path(config.results)
+    rows = read_rows(results) + reused_rows(config)
     verdicts = reference_verdicts(rows)
     if not verdicts:
         raise UserInputError(f"{results} has no finished clean agents yet")
@@ -173,6 +208,8 @@ def write_references_report(results: Path, out: Path) -> Path:
                      for algorithm, task, steps, text in settings]
     errors = [f"- {row['task']} {row['algorithm']} seed {row['seed']}: {row['error']}"
               for row in rows if row["status"] != "ok"]
+    reused = [f"- {row['task']} {row['algorithm']} seed {row['seed']}: `{row['reused_from']}`"
+              for row in rows if "reused_from" in row]
     sections = [
         "# Safe references: agents trained on the clean generated data",
         "Normalized reward / cost of the last checkpoint, mean ± std over seeds, and how "
@@ -183,6 +220,9 @@ def write_references_report(results: Path, out: Path) -> Path:
         "## Settings of each cell (OSRL's defaults at CPU scale, then the task's settings)",
         "\n".join(setting_lines),
     ]
+    if reused:
+        sections += ["## Agents trained by a bench (retraining on D_k, the clean data, with "
+                     "the same settings), not trained again", "\n".join(reused)]
     if errors:
         sections += ["## Failed rows (rerun to try again)", "\n".join(errors)]
     out = Path(out)
