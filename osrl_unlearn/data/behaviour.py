@@ -7,9 +7,11 @@ and a scripted controller follows it:
 - Run tasks (Ball, Car): drive along +x at a target speed given as a multiple of the
   agent's velocity limit (cost is paid for every step above that limit, or outside
   the lane |y| > 2). Ratios above 1 are fast and unsafe.
-- Circle tasks (Ball, Car): drive clockwise on a circle of a chosen radius. Reward
-  peaks on the task's circle (radius 7) but the safe band is |x| <= 6, so larger
-  circles earn more and cost more.
+- Circle tasks (Ball, Car): drive clockwise on a circle of a chosen radius at a chosen
+  speed. Reward grows with speed and peaks on the task's circle (radius 7), but the
+  safe band is |x| <= 6 and there is no speed limit, so safe settings drive small
+  circles at any speed (slow to fast: safe episodes that earn little to much), and
+  unsafe ones wide circles.
 - AntVelocity: a crude open-loop gait (sinusoids per joint, parameters found by a
   short hill-climb on distance walked), its amplitude and frequency scaled by the
   speed knob. It walks forward at up to roughly 1 m/s; at high speed settings the
@@ -38,7 +40,26 @@ UNSAFE_FRACTION = 0.1
 # ranges, 10% of CarRun's and 17% of CarCircle's safe-setting episodes went over the
 # cost limit (40 and 60 episodes tried), with these none did.
 SAFE_SPEED_RATIO = {"ball": (0.3, 0.8), "car": (0.3, 0.65)}
-SAFE_RADIUS = {"ball": (3.0, 5.9), "car": (3.0, 5.0)}
+# Circle tasks: a safe circle may be driven fast. The first revision drove them at the
+# run tasks' safe speeds, so its safe episodes earned at most 55 (CarCircle) and 113
+# (BallCircle) against 130-570 for unsafe ones: an agent had nothing safe that moves to
+# learn. Measured (3 episodes each, noise 0.1): the car is safe up to radius 4.5 at
+# 1.8 x its speed scale (reward 152, cost 0), the ball up to radius 5.0-5.5 at 1.4
+# (139-184, cost 0-1.7); wider or faster overshoots past |x| = 6.
+SAFE_CIRCLE_SPEED_RATIO = (0.3, 1.6)
+SAFE_RADIUS = {"ball": (3.0, 5.3), "car": (3.0, 4.8)}
+UNSAFE_SPEED_RATIO = (1.0, 1.7)
+UNSAFE_RADIUS = (6.2, 8.5)
+# Bumped for a task family whenever its behaviour changes, and written into every
+# generated file, so that data (and agents) of an older behaviour are never mixed in.
+BEHAVIOUR_REVISION = {"run": 1, "circle": 2, "ant": 1}
+
+
+def behaviour_revision(task: str) -> int:
+    """The behaviour revision this code generates `task`'s data with."""
+    if "Ant" in task:
+        return BEHAVIOUR_REVISION["ant"]
+    return BEHAVIOUR_REVISION["run" if "Run" in task else "circle"]
 
 
 @dataclass
@@ -51,13 +72,13 @@ class BehaviourKnobs:
 
     @staticmethod
     def sample(rng: np.random.Generator, unsafe_fraction: float = UNSAFE_FRACTION,
-               agent: str = "ball") -> "BehaviourKnobs":
-        """Draw a setting: mostly safe and slow, sometimes fast or wide and unsafe."""
+               agent: str = "ball", circle: bool = False) -> "BehaviourKnobs":
+        """Draw a setting: mostly safe, sometimes fast (run) or wide (circle) and unsafe."""
         unsafe = rng.random() < unsafe_fraction
+        safe_speed = SAFE_CIRCLE_SPEED_RATIO if circle else SAFE_SPEED_RATIO[agent]
         return BehaviourKnobs(
-            speed_ratio=float(rng.uniform(1.0, 1.7) if unsafe
-                              else rng.uniform(*SAFE_SPEED_RATIO[agent])),
-            radius=float(rng.uniform(6.2, 8.5) if unsafe else rng.uniform(*SAFE_RADIUS[agent])),
+            speed_ratio=float(rng.uniform(*(UNSAFE_SPEED_RATIO if unsafe else safe_speed))),
+            radius=float(rng.uniform(*(UNSAFE_RADIUS if unsafe else SAFE_RADIUS[agent]))),
             noise=float(rng.uniform(0.0, 0.3)),
         )
 

@@ -9,7 +9,9 @@ import numpy as np
 from tqdm.auto import trange
 
 from osrl_unlearn.data import datasets
-from osrl_unlearn.data.behaviour import UNSAFE_FRACTION, BehaviourKnobs, make_behaviour
+from osrl_unlearn.data.behaviour import (
+    UNSAFE_FRACTION, BehaviourKnobs, behaviour_revision, make_behaviour
+)
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.data.tasks import check_task, make_env
 
@@ -29,7 +31,8 @@ def collect(task: str, episodes: int, seed: int = 0, progress: bool = True,
     rng = np.random.default_rng(seed)
     columns = defaultdict(list)
     for episode in trange(episodes, desc=f"Collecting {task}", disable=not progress):
-        knobs = BehaviourKnobs.sample(rng, unsafe_fraction, "car" if "Car" in task else "ball")
+        knobs = BehaviourKnobs.sample(rng, unsafe_fraction, "car" if "Car" in task else "ball",
+                                      circle="Circle" in task)
         # The Bullet tasks draw their start state from numpy's global generator.
         np.random.seed(seed * 100_003 + episode)
         observation, _ = env.reset(seed=seed * 100_003 + episode)
@@ -69,6 +72,20 @@ def summarise(data: datasets.Dataset, cost_limit: float) -> dict:
     }
 
 
+def check_behaviour_revision(path: Path, task: str) -> Path:
+    """`path` if it was generated with this code's behaviour for `task`, else a clear error
+    (files from before revisions were recorded are revision 1)."""
+    generated = datasets.read_attributes(path).get("generation", {}).get("behaviour_revision", 1)
+    current = behaviour_revision(task)
+    if generated != current:
+        raise UserInputError(
+            f"{path} was generated with behaviour revision {generated} of {task}; this version "
+            f"generates revision {current} (see osrl_unlearn/data/behaviour.py). Move it away, "
+            f"and the agents trained on it, and collect it again: osrl-unlearn collect --task "
+            f"{task} --out {path} (a bench collects missing data itself)")
+    return path
+
+
 def collect_to_file(
     task: str, episodes: int, out: Path, seed: int = 0, progress: bool = True,
     unsafe_fraction: float = UNSAFE_FRACTION
@@ -86,5 +103,6 @@ def collect_to_file(
         "episodes": episodes,
         "seed": seed,
         "unsafe_fraction": unsafe_fraction,
+        "behaviour_revision": behaviour_revision(task),
     }
     return datasets.write_hdf5(data, out, attributes={"generation": record})

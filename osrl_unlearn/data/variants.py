@@ -26,6 +26,7 @@ import gymnasium as gym
 from osrl_unlearn.data import datasets
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.data.attacks import ATTACK_REVISION, poison
+from osrl_unlearn.data.collect import check_behaviour_revision, collect_to_file
 from osrl_unlearn.data.registration import POISON_SEED, Variant, parse_variant_id, variant_id
 from osrl_unlearn.data.tasks import DEFAULT_COST_LIMIT, make_env
 
@@ -57,13 +58,11 @@ def ensure_attacker_episodes(task: str, episodes: int) -> Path:
     with a seed of its own and mostly unsafe settings (`ATTACKER_UNSAFE_FRACTION`),
     so what it injects is behaviour the clean data does not contain.
     """
-    from osrl_unlearn.data.collect import collect_to_file
-
     path = attacker_dataset_path(task)
     if not path.exists():
         collect_to_file(task, episodes, path, seed=ATTACKER_SEED,
                         unsafe_fraction=ATTACKER_UNSAFE_FRACTION)
-    return path
+    return check_behaviour_revision(path, task)
 
 
 def build_poisoned_dataset(
@@ -116,6 +115,8 @@ def build_poisoned_dataset(
             f"{out} exists but was built differently ({existing}); "
             "move it away to rebuild it from the current base file"
         )
+    if base_path == base_dataset_path(task):
+        check_behaviour_revision(base_path, task)
     clean, _ = datasets.read_hdf5(base_path)
     donors = None
     if not copies:
@@ -219,6 +220,7 @@ def load_variant_dataset(dataset_id: str) -> datasets.Dataset:
                 f"generated dataset for {variant.task} not found at {path}; build it with: "
                 f"osrl-unlearn collect --task {variant.task} --episodes 200 --out {path}"
             )
+        check_behaviour_revision(path, variant.task)
     else:
         path = build_poisoned_dataset(variant.task, variant.attack, variant.ratio,
                                       copies=variant.copies, any_donors=True)
