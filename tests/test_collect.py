@@ -60,3 +60,36 @@ def test_an_unsafe_fraction_outside_zero_to_one_is_refused(tmp_path):
     with pytest.raises(UserInputError, match="unsafe fraction"):
         collect_to_file(SMALL_TASK, 1, tmp_path / "x.hdf5", unsafe_fraction=1.5)
     assert not (tmp_path / "x.hdf5").exists()
+
+
+# revision 1's safe circle episodes earned at most 55 (car) and 113 (ball)
+@pytest.mark.parametrize("task, radius, speed_ratio, first_revision_best", [
+    ("OfflineCarCircle-v0", 4.5, 1.4, 55.0), ("OfflineBallCircle-v0", 5.3, 1.6, 113.0)])
+def test_a_safe_circle_setting_earns_what_the_first_revisions_safe_data_never_did(
+        task, radius, speed_ratio, first_revision_best):
+    from osrl_unlearn.data.behaviour import BehaviourKnobs, make_behaviour
+
+    env, rng = make_env(task), np.random.default_rng(0)
+    np.random.seed(0)
+    env.reset(seed=0)
+    policy = make_behaviour(env, task, BehaviourKnobs(speed_ratio, radius, noise=0.1), rng)
+    reward = cost = 0.0
+    done = False
+    while not done:
+        _, step_reward, terminated, truncated, info = env.step(policy())
+        reward, cost, done = reward + step_reward, cost + info["cost"], terminated or truncated
+    env.close()
+    assert cost <= 10 and reward > first_revision_best
+
+
+def test_data_of_an_older_behaviour_revision_is_refused(tmp_path):
+    from osrl_unlearn.data.collect import check_behaviour_revision
+
+    data = collect(SMALL_TASK, episodes=1, seed=0, progress=False)
+    old = datasets.write_hdf5(data, tmp_path / "circle.hdf5",
+                              attributes={"generation": {"task": "OfflineCarCircle-v0"}})
+    with pytest.raises(UserInputError, match="behaviour revision 1 of OfflineCarCircle-v0; this "
+                                             "version generates revision 2"):
+        check_behaviour_revision(old, "OfflineCarCircle-v0")
+    # a run task's behaviour has not changed: its files from before revisions still load
+    assert check_behaviour_revision(old, "OfflineBallRun-v0") == old
