@@ -43,8 +43,10 @@ def run_table(run: Path) -> List[str]:
     carried = json.loads((run / "carried_state.json").read_text())
     summary = json.loads((run / "unlearn_summary.json").read_text())
     columns = [column for column in COLUMNS if any(column in row for row in progress.values())]
+    source = ("restarted at their initial values (no training_state.pt, no re-estimation)"
+              if carried.get("warmup_steps") == 0 else carried["source"])
     lines = [f"### {run.name}", "",
-             f"Multipliers at the start: {carried['source']}; "
+             f"Multipliers at the start: {source}; "
              + ", ".join(f"{key} {value:.4g}" for key, value in carried.items()
                          if isinstance(value, float)) + ".",
              f"Offline choice: step {summary.get('best_step')}. Normalized reward / cost: "
