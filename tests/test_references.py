@@ -128,6 +128,15 @@ def test_a_benchs_retrained_agent_of_the_same_settings_is_reused_not_trained(tmp
     config.train_steps = 20  # other settings: the bench's agent is not one of them
     assert reused_rows(config) == []
 
+    config.train_steps = 10  # a seed the grid trained itself keeps its own agent
+    (tmp_path / "results.jsonl").write_text(json.dumps({
+        "task": "OfflineBallRun-v0", "algorithm": "coptidice", "attack": None, "ratio": None,
+        "seed": 0, "method": "clean", "status": "ok", "train_steps": 10,
+        "normalized_reward": 0.3, "normalized_cost": 2.0}) + "\n")
+    assert reused_rows(config) == []
+    assert reference_verdicts(read_rows(tmp_path / "results.jsonl") + reused_rows(config))[
+        ("OfflineBallRun-v0", "coptidice")]["cost"] == 2.0
+
 
 def test_a_bad_references_file_is_one_clear_error(tmp_path):
     path = tmp_path / "references.yaml"

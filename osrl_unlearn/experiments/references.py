@@ -114,8 +114,11 @@ def run_references(config: ReferencesConfig, out: Path) -> Path:
 
 def reused_rows(config: ReferencesConfig) -> List[dict]:
     """The `retrain` rows of `config.reuse_retrained` that are agents of exactly these
-    settings (the algorithm's steps for the task, no task settings, no overrides),
-    as `clean` rows that say where they come from."""
+    settings (the algorithm's steps for the task, no task settings, no overrides) and
+    whose seed this grid has not trained itself, as `clean` rows that say where they
+    come from."""
+    trained = {(row["task"], row["algorithm"], row["seed"]) for row in read_rows(Path(config.results))
+               if row["status"] == "ok"}
     rows = []
     for path in config.reuse_retrained:
         if not Path(path).exists():
@@ -123,6 +126,7 @@ def reused_rows(config: ReferencesConfig) -> List[dict]:
         for row in read_rows(Path(path)):
             algorithm = row["algorithm"]
             if (row["method"] != "retrain" or row["status"] != "ok" or config.train_overrides
+                    or (row["task"], algorithm, row["seed"]) in trained
                     or row["task"] not in config.tasks or algorithm not in config.algorithms
                     or get_adapter(algorithm).Config.TASK_SETTINGS.get(row["task"])
                     or row.get("train_steps") != default_steps(row["task"], algorithm, config)):
