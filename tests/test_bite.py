@@ -60,3 +60,10 @@ def test_the_command_writes_the_table_and_rejects_a_missing_file(tmp_path):
                       "--out", str(tmp_path / "out"))
     assert missing.returncode != 0 and "no results file" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_retraining_on_an_imperfect_forget_set_is_not_a_clean_agent():
+    retrained = {**row("retrain", 0, 0.0), "forget_recall": 0.5}
+    poisoned = [row("poisoned", 0, 3.0, attack="max-cost")]
+    assert bite_verdicts(poisoned, [retrained])[(TASK, "bcql", "max-cost", 0.15)]["pairs"][0][0] is None
+

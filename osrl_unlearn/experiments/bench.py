@@ -267,7 +267,9 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     report = summary.get("final_forget_report", {})
     return {**result, "wall_time_s": summary["wall_time_s"], "steps": summary["steps"],
             "steps_run": summary.get("steps_run", summary["steps"]),
-            "forget_satisfied": report.get("forget_satisfied")}
+            "forget_satisfied": report.get("forget_satisfied"),
+            # an imperfect forget set changes D_k: a retrain row is then not a clean agent
+            "forget_recall": ucfg.forget_recall, "forget_precision": ucfg.forget_precision}
 
 
 def cell_rows(cell: Cell, grid: GridConfig, methods: Sequence[str]) -> Iterator[Dict[str, Any]]:

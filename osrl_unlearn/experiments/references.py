@@ -126,6 +126,7 @@ def reused_rows(config: ReferencesConfig) -> List[dict]:
         for row in read_rows(Path(path)):
             algorithm = row["algorithm"]
             if (row["method"] != "retrain" or row["status"] != "ok" or config.train_overrides
+                    or not kept_all_clean_data(row)
                     or (row["task"], algorithm, row["seed"]) in trained
                     or row["task"] not in config.tasks or algorithm not in config.algorithms
                     or get_adapter(algorithm).Config.TASK_SETTINGS.get(row["task"])
@@ -153,9 +154,15 @@ def clean_agents(rows: List[dict]) -> Dict[tuple, dict]:
     latest: Dict[tuple, dict] = {}
     for method in ("retrain", CLEAN):  # clean rows are read last, so they win a tie
         for row in rows:
-            if row["status"] == "ok" and row["method"] == method:
+            if row["status"] == "ok" and row["method"] == method and kept_all_clean_data(row):
                 latest[(row["task"], row["algorithm"], row["seed"])] = row
     return latest
+
+
+def kept_all_clean_data(row: dict) -> bool:
+    """False for a retrain row whose imperfect forget set left poison in D_k or took
+    clean episodes out (rows from before these fields were recorded had neither)."""
+    return row.get("forget_recall", 1.0) == 1.0 and row.get("forget_precision", 1.0) == 1.0
 
 
 def reference_verdicts(rows: List[dict]) -> Dict[tuple, Dict[str, Any]]:
