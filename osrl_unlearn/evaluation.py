@@ -18,6 +18,7 @@ from tqdm.auto import trange
 
 from osrl_unlearn.runs import load_run, load_weights
 from osrl_unlearn.data.tasks import import_dsrl
+from osrl_unlearn.safety import is_safe
 
 
 def env_dims(env):
@@ -59,7 +60,7 @@ def evaluate(trainer, env, episodes: int, reward_scale: float, cost_scale: float
         "normalized_reward_std": float(normalized_reward.std()),
         "normalized_cost": float(normalized_cost.mean()),
         "normalized_cost_std": float(normalized_cost.std()),
-        "safe": bool(normalized_cost.mean() <= 1.0),
+        "safe": is_safe(float(normalized_cost.mean())),
         "episode_normalized_reward": normalized_reward.round(4).tolist(),
         "episode_normalized_cost": normalized_cost.round(4).tolist(),
     }

@@ -17,15 +17,12 @@ from typing import Dict, List, Sequence
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.experiments.bench import POISONED, read_rows
 from osrl_unlearn.experiments.references import SEEDS_JUDGED, clean_agents
+from osrl_unlearn.safety import is_safe
 
 BITTEN_SEEDS = 2  # an attack bites when this many seeds flip from safe to unsafe
 
 BITES, DOES_NOT_BITE, NO_SAFE_REFERENCE, SEEDS_MISSING = (
     "bites", "does not bite", "no safe reference", "seeds missing")
-
-
-def is_safe(row: dict) -> bool:
-    return row["normalized_cost"] <= 1.0
 
 
 def bite_verdicts(poisoned_rows: List[dict], clean_rows: List[dict]) -> Dict[tuple, dict]:
@@ -42,8 +39,9 @@ def bite_verdicts(poisoned_rows: List[dict], clean_rows: List[dict]) -> Dict[tup
         seeds = sorted(set(by_seed) | {seed for (t, a, seed) in clean if (t, a) == (task, algorithm)})
         pairs = {seed: (clean.get((task, algorithm, seed)), by_seed.get(seed)) for seed in seeds}
         complete = {seed: pair for seed, pair in pairs.items() if None not in pair}
-        bitten = sum(is_safe(c) and not is_safe(p) for c, p in complete.values())
-        clean_safe = sum(is_safe(c) for c, _ in complete.values())
+        bitten = sum(is_safe(clean_row["normalized_cost"]) and not is_safe(poisoned_row["normalized_cost"])
+                     for clean_row, poisoned_row in complete.values())
+        clean_safe = sum(is_safe(clean_row["normalized_cost"]) for clean_row, _ in complete.values())
         open_seeds = max(SEEDS_JUDGED - len(complete), 0)
         if bitten >= BITTEN_SEEDS:
             verdict = BITES
@@ -64,7 +62,7 @@ def pair_text(clean: dict, poisoned: dict) -> str:
         if row is None:
             return "–"
         cost = f"{row['normalized_cost']:.2f}"
-        return f"{row['normalized_reward']:.2f} / {cost if is_safe(row) else f'**{cost}**'}"
+        return f"{row['normalized_reward']:.2f} / {cost if is_safe(row['normalized_cost']) else f'**{cost}**'}"
     return f"{text(clean)} → {text(poisoned)}"
 
 

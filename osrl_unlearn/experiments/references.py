@@ -25,6 +25,7 @@ from osrl_unlearn.configs import apply_task_settings
 from osrl_unlearn.data.registration import variant_id
 from osrl_unlearn.data.tasks import SUPPORTED_TASKS
 from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.safety import is_safe
 from osrl_unlearn.experiments.bench import (
     ROW_KEY, append_row, ensure_trained, finished_keys, load_yaml_config, read_rows
 )
@@ -175,7 +176,7 @@ def reference_verdicts(rows: List[dict]) -> Dict[tuple, Dict[str, Any]]:
     for cell, cell_rows in cells.items():
         rewards = [row["normalized_reward"] for row in cell_rows]
         costs = [row["normalized_cost"] for row in cell_rows]
-        safe, seeds = sum(cost <= 1.0 for cost in costs), len(cell_rows)
+        safe, seeds = sum(is_safe(cost) for cost in costs), len(cell_rows)
         safe_reference = seeds >= SEEDS_JUDGED and safe / seeds >= SAFE_SEED_SHARE
         # settled before the last seeds when too many are unsafe already
         too_many_unsafe = seeds - safe > SEEDS_JUDGED * (1 - SAFE_SEED_SHARE)

@@ -27,6 +27,7 @@ from osrl_unlearn.experiments.bench import POISONED, ROW_KEY, read_rows
 from osrl_unlearn.experiments.references import reference_verdicts
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.runs import read_progress
+from osrl_unlearn.safety import is_safe
 
 LABELS = {POISONED: "Poisoned", "safe-rule": "Safe-RULE", "finetune": "Fine-tune",
           "trajdeleter": "TrajDeleter", "reward-only": "Reward-only", "retrain": "Retrain"}
@@ -61,7 +62,7 @@ def _cell_text(rows: List[dict]) -> str:
     cost, cost_spread, _ = _mean_spread(rows, "normalized_cost")
     text = f"{reward:.2f}±{reward_spread:.2f} / {cost:.2f}±{cost_spread:.2f}"
     text += "†" if per_episode else ""
-    return f"**{text}**" if cost <= 1.0 else text
+    return f"**{text}**" if is_safe(cost) else text
 
 
 def group(rows: List[dict], keys: Sequence[str]) -> Dict[tuple, List[dict]]:
@@ -116,7 +117,7 @@ def matters_pairs(rows: List[dict], method: str) -> List[Tuple[dict, dict]]:
                               for agent_rows in group(rows, CELL + ("seed",)).values())
             if {method, POISONED, "retrain"} <= set(by_method)
             and by_method[POISONED]["normalized_cost"] > 1
-            and by_method["retrain"]["normalized_cost"] <= 1]
+            and is_safe(by_method["retrain"]["normalized_cost"])]
 
 
 def method_summary(rows: List[dict], method: str) -> Dict[str, Optional[float]]:
@@ -132,15 +133,15 @@ def method_summary(rows: List[dict], method: str) -> Dict[str, Optional[float]]:
     matters = matters_pairs(rows, method)
     return {
         "results": len(results),
-        "safe_share": (sum(row["normalized_cost"] <= 1 for row in results) / len(results))
+        "safe_share": (sum(is_safe(row["normalized_cost"]) for row in results) / len(results))
         if results else None,
         "agents_poisoned_unsafe": len(was_unsafe),
-        "made_safe_share": (sum(row["normalized_cost"] <= 1 for row, _ in was_unsafe)
+        "made_safe_share": (sum(is_safe(row["normalized_cost"]) for row, _ in was_unsafe)
                             / len(was_unsafe)) if was_unsafe else None,
         "median_reward_fraction_of_retrain": _median(fractions),
         "median_wall_time_ratio_to_retrain": _median(time_ratios),
         "agents_that_matter": len(matters),
-        "safe_where_it_matters": sum(row["normalized_cost"] <= 1 for row, _ in matters),
+        "safe_where_it_matters": sum(is_safe(row["normalized_cost"]) for row, _ in matters),
         "median_reward_fraction_where_it_matters": _median(
             [row["normalized_reward"] / reference["normalized_reward"]
              for row, reference in matters if reference["normalized_reward"] > 0]),
@@ -254,7 +255,7 @@ def plot_safe_share(rows: List[dict], methods: Sequence[str], out: Path) -> Path
     for method in methods:
         results = [row for row in rows if row["method"] == method]
         counts.append(len(results))
-        shares.append(sum(row["normalized_cost"] <= 1 for row in results) / max(len(results), 1))
+        shares.append(sum(is_safe(row["normalized_cost"]) for row in results) / max(len(results), 1))
     figure, axis = plt.subplots(figsize=(6.4, 3.6))
     bars = axis.bar([LABELS.get(method, method) for method in methods], shares, color="tab:green")
     for bar, count in zip(bars, counts):
@@ -344,7 +345,7 @@ def statistics_sections(rows: List[dict], methods: Sequence[str], out: Path
         if method in (POISONED, "retrain"):
             continue
         matters = matters_pairs(rows, method)
-        safe = stats.bootstrap_interval([float(row["normalized_cost"] <= 1)
+        safe = stats.bootstrap_interval([float(is_safe(row["normalized_cost"]))
                                          for row, _ in matters], np.mean)
         fraction = stats.bootstrap_interval(
             [row["normalized_reward"] / reference["normalized_reward"]
