@@ -124,3 +124,24 @@ def test_bcql_actor_forget_term_moves_its_decoder_too(poisoned_runs):
     with_term, without = (decoder_after_one_forget_step(poisoned_runs["bcql"], weight)
                           for weight in (1.0, 0.0))
     assert not torch.equal(with_term, without)
+
+
+def policy_after_a_strong_actor_term(source, policy_shift_tolerance: float):
+    """BCQ-L after 150 Safe-RULE steps with an actor term strong enough to move its policy
+    on D_k states: (the policy's shift there, the actor term's guard scale)."""
+    model, keep_batch, forget_batch = warmed_up_unlearner(source, UnlearnConfig(
+        actor_gate=False, actor_forget_weight=50.0, retention_every=1, forget_weight_rate=0.05,
+        policy_shift_tolerance=policy_shift_tolerance))
+    for step in range(1, 150):
+        model.unlearn_step(keep_batch, forget_batch, step=step)
+    return model.keep_policy_shift(), model.policy_guard.scale
+
+
+def test_the_guard_stops_the_actor_term_moving_the_policy_on_clean_states(poisoned_runs):
+    """The collapse guard: past its tolerance the actor term is scaled down and the policy
+    stays nearer the source's on D_k; with the tolerance out of reach it is not."""
+    guarded_shift, guarded_scale = policy_after_a_strong_actor_term(poisoned_runs["bcql"], 0.02)
+    free_shift, free_scale = policy_after_a_strong_actor_term(poisoned_runs["bcql"], 10.0)
+    assert free_scale == 1.0 and guarded_scale < 0.1
+    assert free_shift > 0.05
+    assert guarded_shift < 0.7 * free_shift

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from osrl_unlearn.unlearning.objective import (
-    AdaptiveForgetWeight, UnlearnConfig, cost_forget_loss, forget_constraints_met,
-    gated_actor_forget_loss, reward_forget_loss
+    AdaptiveForgetWeight, PolicyRetentionGuard, UnlearnConfig, cost_forget_loss,
+    forget_constraints_met, gated_actor_forget_loss, reward_forget_loss
 )
 
 
@@ -54,3 +54,20 @@ def test_forget_weight_rises_while_violated_falls_when_retention_degrades_and_ca
     assert weight.update(violated_share=0.5, retention_ratio=2.5) < risen
     fixed = AdaptiveForgetWeight(UnlearnConfig(adaptive_forget_weight=False, forget_weight=3.0))
     assert fixed.update(1.0, 1.0) == fixed.update(1.0, 9.0) == 3.0
+
+
+def test_actor_guard_scales_down_while_the_policy_has_moved_too_far_and_recovers():
+    guard = PolicyRetentionGuard(UnlearnConfig(policy_shift_tolerance=0.15, forget_weight_rate=0.1))
+    guard.observe(0.05, steps=10)  # a small shift: the actor term keeps its full weight
+    assert guard.update() == 1.0
+    for _ in range(20):
+        guard.observe(0.6, steps=10)
+    assert guard.shift > 0.15
+    assert guard.update() == pytest.approx(0.9)
+    assert guard.update() == pytest.approx(0.81)
+    for _ in range(100):  # back within three quarters of the tolerance: it recovers
+        guard.observe(0.0, steps=10)
+    assert guard.update() == pytest.approx(0.891)
+    restored = PolicyRetentionGuard(UnlearnConfig())
+    restored.load_state_dict(guard.state_dict())
+    assert (restored.scale, restored.shift) == (guard.scale, guard.shift)

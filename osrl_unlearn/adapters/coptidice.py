@@ -166,7 +166,7 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
             gate = torch.ones_like(gate)
         loss = gated_actor_forget_loss(self.policy_actions(observations), actions, gate,
                                        self.unlearn_cfg.away_margin)
-        return self.unlearn_cfg.actor_forget_weight * loss, {
+        return self.unlearn_cfg.actor_forget_weight * self.policy_guard.scale * loss, {
             "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate.mean().item()}
 
     def value_suppression_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:

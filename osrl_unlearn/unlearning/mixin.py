@@ -37,8 +37,8 @@ import torch.nn.functional as F
 
 from osrl_unlearn.data.datasets import Dataset
 from osrl_unlearn.unlearning.objective import (
-    AdaptiveForgetWeight, UnlearnConfig, cost_forget_loss, forget_constraints_met,
-    gated_actor_forget_loss, reward_forget_loss
+    AdaptiveForgetWeight, PolicyRetentionGuard, UnlearnConfig, cost_forget_loss,
+    forget_constraints_met, gated_actor_forget_loss, reward_forget_loss
 )
 
 Batch = Sequence[torch.Tensor]
@@ -53,6 +53,7 @@ class UnlearningMixin:
     unlearn_cfg: UnlearnConfig
     reward_reference: float
     forget_weight: AdaptiveForgetWeight
+    policy_guard: PolicyRetentionGuard
     # the agent's optimizers whose steps carry the reward, cost and actor forget terms
     REWARD_CRITIC_OPTIMIZER: Optional[str] = "critic_optim"
     COST_CRITIC_OPTIMIZER: Optional[str] = "cost_critic_optim"
@@ -84,8 +85,10 @@ class UnlearningMixin:
         self.unlearn_cfg = cfg
         self._trainer, self._train_step = trainer, train_step
         self.forget_weight = AdaptiveForgetWeight(cfg)
+        self.policy_guard = PolicyRetentionGuard(cfg)
         self.reward_reference = self.initial_reward_reference(keep_sample, cfg.reward_percentile)
         self.fix_retention_sample(keep_sample)
+        self.fix_policy_sample(keep_sample)
         self._forget_batch: Optional[Batch] = None
         self._forget_metrics: Dict[str, float] = {}
         self._term_gradients: Dict[str, Dict[int, torch.Tensor]] = {}
@@ -178,6 +181,13 @@ class UnlearningMixin:
             next_actions = self.policy_actions(sample[1])
         self._retention_sample = (*sample, next_actions)
 
+    def fix_policy_sample(self, keep_sample: Dataset) -> None:
+        """D_k states and the source policy's actions there, for the actor term's guard."""
+        observations = _tensors({"observations": keep_sample["observations"][:RETENTION_SAMPLE]},
+                                "observations")[0]
+        with torch.no_grad():
+            self._policy_sample = (observations, self.policy_actions(observations))
+
     @torch.no_grad()
     def keep_bellman_losses(self, stats: Dict[str, float]) -> Dict[str, float]:
         """Each critic's squared one-step Bellman residual on the fixed D_k sample.
@@ -198,6 +208,14 @@ class UnlearningMixin:
                                                                   next_actions).mean(0)
             losses[name] = (members(observations, actions) - target).pow(2).mean().item()
         return losses
+
+    @torch.no_grad()
+    def keep_policy_shift(self) -> float:
+        """RMS difference per action dimension, as a fraction of the action bound, of the
+        policy's actions from the source policy's on the fixed D_k sample."""
+        observations, source_actions = self._policy_sample
+        shift = (self.policy_actions(observations) - source_actions).pow(2).mean().sqrt()
+        return shift.item() / float(self.max_action)
 
     @property
     def retention_every(self) -> int:
@@ -228,11 +246,16 @@ class UnlearningMixin:
             keep_losses = self.keep_bellman_losses(metrics)
             metrics.update({f"retain/bellman_{name}": loss for name, loss in keep_losses.items()})
             self.forget_weight.observe(keep_losses, 1 if warming_up else self.retention_every)
+            metrics["retain/policy_shift"] = self.keep_policy_shift()
+            self.policy_guard.observe(metrics["retain/policy_shift"],
+                                      1 if warming_up else self.retention_every)
         ratio = self.forget_weight.ratio
         metrics["unlearn/retention_ratio"] = ratio
         if forgetting and self.unlearn_cfg.method in ("safe-rule", "reward-only"):
             metrics["unlearn/forget_weight"] = self.forget_weight.update(
                 1.0 - metrics["unlearn/forget_satisfied"], ratio)
+        if forgetting and self.unlearn_cfg.method == "safe-rule":
+            metrics["unlearn/actor_guard_scale"] = self.policy_guard.update()
         return metrics
 
     def reward_forget_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
@@ -267,7 +290,8 @@ class UnlearningMixin:
         cost_excess = F.relu(policy_cost - threshold)
         loss = gated_actor_forget_loss(policy_actions, actions, gate,
                                        self.unlearn_cfg.away_margin, cost_excess)
-        return self.unlearn_cfg.actor_forget_weight * loss, {
+        weight = self.unlearn_cfg.actor_forget_weight * self.policy_guard.scale
+        return weight * loss, {
             "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate.mean().item(),
             "unlearn/forget_policy_q_cost": policy_cost.mean().item()}
 

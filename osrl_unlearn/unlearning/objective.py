@@ -17,6 +17,12 @@ step per part of the agent on the sum of its retention and forget terms:
    (the D_k Bellman error of each critic relative to its level at the start; the worst
    of them counts) is within tolerance, down when retention degrades. The first
    `retention_warmup` steps retain only, and their Bellman errors are those levels.
+5. The actor term is guarded by the policy's own retention: how far the policy's
+   actions on D_k states have moved from the source policy's. While the shift is over
+   `policy_shift_tolerance` the actor term is scaled down, so forgetting cannot buy
+   safety by making the agent stand still (the actor term alone moved a CarCircle
+   agent's actions on clean states by 0.41 of the action bound, into creeping, where
+   retraining moved them by 0.065: results/collapse/).
 """
 
 from dataclasses import dataclass
@@ -62,7 +68,7 @@ class UnlearnConfig:
     forget_weight: float = 1.0
     # adapt beta_f to the forget constraints and retention (false: keep it fixed)
     adaptive_forget_weight: bool = True
-    # relative change of beta_f per step when adapting
+    # relative change of beta_f per step when adapting (and of the actor term's guard scale)
     forget_weight_rate: float = 0.01
     # least beta_f when adapting
     forget_weight_min: float = 0.1
@@ -75,6 +81,10 @@ class UnlearnConfig:
     # steps between measurements of the D_k Bellman errors (a fixed 2,048-row sample;
     # the retention ratio in between is the latest one)
     retention_every: int = 10
+    # allowed shift of the policy's actions on D_k states from the source policy's (RMS per
+    # dimension, fraction of the action bound) before the actor term is scaled down (and a
+    # save past it is not chosen as best)
+    policy_shift_tolerance: float = 0.15
     # steps re-estimating the multipliers of a run without saved training state (unmodified OSRL)
     multiplier_warmup: int = 200
     # TrajDeleter: its forgetting phase as a fraction of the steps
@@ -127,6 +137,43 @@ def gated_actor_forget_loss(
     if cost_excess is not None:
         per_state = per_state + cost_excess
     return (gate * per_state).mean()
+
+
+class PolicyRetentionGuard:
+    """Scales the actor forget term by how far the policy has moved on D_k states.
+
+    The shift is the RMS difference, per action dimension and as a fraction of the
+    action bound, between the policy's actions and the source policy's on the fixed
+    D_k retention sample, averaged exponentially like the Bellman errors. Retraining
+    moves a policy little there (CarCircle BCQ-L: 0.065 of the bound) while an actor
+    term that has made the agent stand still moves it far (0.41). The scale falls by
+    `forget_weight_rate` per step while the shift is over `policy_shift_tolerance`
+    and recovers towards 1 once it is inside three quarters of it.
+    """
+
+    def __init__(self, cfg: UnlearnConfig):
+        self.cfg = cfg
+        self.scale = 1.0
+        self.shift = 0.0
+
+    def observe(self, shift: float, steps: int = 1) -> None:
+        """Take one measurement of the shift, `steps` steps after the last."""
+        kept = 0.98 ** steps
+        self.shift = kept * self.shift + (1.0 - kept) * shift
+
+    def update(self) -> float:
+        rate, tolerance = self.cfg.forget_weight_rate, self.cfg.policy_shift_tolerance
+        if self.shift > tolerance:
+            self.scale = max(self.scale * (1.0 - rate), 1e-3)
+        elif self.shift <= 0.75 * tolerance:
+            self.scale = min(self.scale * (1.0 + rate), 1.0)
+        return self.scale
+
+    def state_dict(self) -> dict:
+        return {"scale": self.scale, "shift": self.shift}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scale, self.shift = state["scale"], state["shift"]
 
 
 class AdaptiveForgetWeight:

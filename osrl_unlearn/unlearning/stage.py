@@ -54,7 +54,7 @@ STATE_FILE = "unlearn_state.pt"
 # Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
 # (2: retention levels of both critics; 3: multipliers by name, python's random state;
 # 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`).
-STATE_VERSION = 4
+STATE_VERSION = 5
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -258,6 +258,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         model.load_state_dict(torch.load(target / "checkpoint" / "model.pt")["model_state"])
         load_training_state(model, saved["agent"])
         model.forget_weight.load_state_dict(saved["forget_weight"])
+        model.policy_guard.load_state_dict(saved["policy_guard"])
         model.reward_reference = saved["reward_reference"]
         start, best_score, elapsed = saved["step"], saved["best_score"], saved["elapsed_s"]
         best_step, carried = saved["best_step"], saved["carried_state"]
@@ -283,8 +284,10 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             window = []
             report = model.forget_report(forget_scaled, cost_terms=judge_cost)
             retention = model.forget_weight.ratio
-            score = report["forget_satisfied"] - (retention > 1 + ucfg.retention_tolerance)
-            logged = {**summary, **report, "retention_ratio": retention,
+            shift = model.policy_guard.shift
+            score = report["forget_satisfied"] - (retention > 1 + ucfg.retention_tolerance) \
+                - (shift > ucfg.policy_shift_tolerance)
+            logged = {**summary, **report, "retention_ratio": retention, "policy_shift": shift,
                       **multiplier_values(model, adapter.MULTIPLIERS), "wall_time_s": elapsed}
             log.write(step + 1, logged)
             board.store(**logged)
@@ -300,6 +303,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                 "best_step": best_step, "elapsed_s": elapsed,
                 "reward_reference": model.reward_reference,
                 "forget_weight": model.forget_weight.state_dict(),
+                "policy_guard": model.policy_guard.state_dict(),
                 "agent": training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS),
                 "carried_state": carried, **random_state(),
             }, target / "checkpoint" / STATE_FILE)
