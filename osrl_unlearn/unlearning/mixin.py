@@ -185,8 +185,7 @@ class UnlearningMixin:
         """D_k states and the source policy's actions there, for the actor term's guard."""
         observations = _tensors({"observations": keep_sample["observations"][:RETENTION_SAMPLE]},
                                 "observations")[0]
-        with torch.no_grad():
-            self._policy_sample = (observations, self.policy_actions(observations))
+        self._policy_sample = (observations, self.policy_actions_fixed_noise(observations))
 
     @torch.no_grad()
     def keep_bellman_losses(self, stats: Dict[str, float]) -> Dict[str, float]:
@@ -210,11 +209,20 @@ class UnlearningMixin:
         return losses
 
     @torch.no_grad()
+    def policy_actions_fixed_noise(self, observations: torch.Tensor) -> torch.Tensor:
+        """The policy's actions under one fixed noise draw (BCQ-L's decoder samples its
+        latent), so that two measurements differ only where the policy does, and the
+        training's random stream is left as it was."""
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            return self.policy_actions(observations)
+
+    @torch.no_grad()
     def keep_policy_shift(self) -> float:
         """RMS difference per action dimension, as a fraction of the action bound, of the
         policy's actions from the source policy's on the fixed D_k sample."""
         observations, source_actions = self._policy_sample
-        shift = (self.policy_actions(observations) - source_actions).pow(2).mean().sqrt()
+        shift = (self.policy_actions_fixed_noise(observations) - source_actions).pow(2).mean().sqrt()
         return shift.item() / float(self.max_action)
 
     @property
