@@ -9,6 +9,7 @@ import yaml
 from conftest import TINY_NETWORKS, run_cli
 from osrl_unlearn.experiments.bench import load_grid, read_rows, run_grid
 from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.experiments.references import load_references_config, run_references
 from osrl_unlearn.experiments.report import write_report
 
 
@@ -166,3 +167,30 @@ def test_ray_runs_the_grid_and_a_crashed_agent_stays_in_its_rows(ball_run_file, 
                       (1, "poisoned"): "error", (1, "finetune"): "error"}
     assert all(row["error"] for row in rows if row["status"] == "error")
     assert len(rows) == 4  # each row once: only the driver writes
+
+
+def test_retraining_reuses_the_references_clean_agent_of_the_same_settings(ball_run_file, tmp_path):
+    """With the whole poison forgotten D_k is the clean data: the agent the references grid
+    trained on it (same steps and overrides) is the retrained agent, not trained again."""
+    overrides = {**TINY_NETWORKS, "vae_hidden_sizes": 16, "batch_size": 32, "eval_episodes": 1}
+    references = tmp_path / "references.yaml"
+    references.write_text(yaml.safe_dump({
+        "tasks": ["OfflineBallRun-v0"], "algorithms": ["bcql"], "seeds": [0], "train_steps": 10,
+        "eval_every": 10, "eval_episodes": 1, "train_overrides": overrides,
+        "logdir": str(tmp_path / "clean-logs"), "results": str(tmp_path / "clean.jsonl")}))
+    run_references(load_references_config(references), tmp_path / "clean-report")
+    (clean,) = read_rows(tmp_path / "clean.jsonl")
+
+    grid = load_grid(write_grid(tmp_path, methods=["retrain"], variants={},
+                                reuse_clean=[str(tmp_path / "clean.jsonl")]))
+    retrain = [row for row in read_rows(run_grid(grid)) if row["method"] == "retrain"][0]
+    assert retrain["status"] == "ok" and retrain["run"] == clean["run"]
+    assert retrain["normalized_cost"] == clean["normalized_cost"]
+    assert "clean agent of" in retrain["reused_from"]
+    assert not list((tmp_path / "logs").glob("*-keep-*"))  # nothing trained for it
+
+    (tmp_path / "other").mkdir()
+    other = load_grid(write_grid(tmp_path / "other", methods=["retrain"], variants={}, train_steps=12,
+                                 reuse_clean=[str(tmp_path / "clean.jsonl")]))
+    retrained = [row for row in read_rows(run_grid(other)) if row["method"] == "retrain"][0]
+    assert "reused_from" not in retrained and "-keep-" in retrained["run"]  # other steps: trained

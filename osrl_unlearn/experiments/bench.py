@@ -37,6 +37,10 @@ from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 
 POISONED = "poisoned"  # the method name of the row that evaluates the agent before unlearning
 ROW_KEY = ("task", "algorithm", "attack", "ratio", "seed", "method")
+# what an evaluation puts in a row (evaluation.evaluate_run), copied when a run is reused
+EVALUATION_KEYS = ("episodes", "reward", "cost", "normalized_reward", "normalized_reward_std",
+                   "normalized_cost", "normalized_cost_std", "safe", "episode_normalized_reward",
+                   "episode_normalized_cost", "run", "checkpoint")
 
 
 @dataclass
@@ -67,6 +71,10 @@ class GridConfig:
     logdir: str = "logs/bench"
     results: str = "results/bench/results.jsonl"
     data_dir: Optional[str] = None  # generated data folder (default: OSRL_UNLEARN_DATA_DIR's)
+    # results files of `osrl-unlearn references`: a retrain row reuses the agent trained
+    # there on the clean data with the same steps (D_k is the clean data when the forget
+    # set is the whole poison), instead of training it again
+    reuse_clean: List[str] = field(default_factory=list)
 
 
 def load_yaml_config(config_class, path: Path, what: str):
@@ -238,6 +246,27 @@ def retrain_dir(cell: Cell, grid: GridConfig, source: Path, ucfg: UnlearnConfig)
     return Path(grid.logdir) / f"{cell.task}-keep-{digest}" / f"{cell.algorithm}-seed{cell.seed}-retrain"
 
 
+def reusable_clean_row(cell: Cell, grid: GridConfig, train_steps: int) -> Optional[Dict[str, Any]]:
+    """The `clean` row of `grid.reuse_clean` for the cell's task, algorithm and seed whose
+    run is still there and was trained for the same steps with the grid's overrides."""
+    import yaml
+
+    found = None
+    for path in grid.reuse_clean:
+        if not Path(path).exists():
+            raise UserInputError(f"reuse_clean: no results file {path}")
+        for row in read_rows(Path(path)):
+            if (row["method"] != "clean" or row["status"] != "ok"
+                    or (row["task"], row["algorithm"], row["seed"]) != (cell.task, cell.algorithm, cell.seed)
+                    or not (Path(row["run"]) / "config.yaml").exists()):
+                continue
+            config = yaml.safe_load((Path(row["run"]) / "config.yaml").read_text())
+            if config.get("update_steps") == train_steps and all(
+                    config.get(key) == value for key, value in grid.train_overrides.items()):
+                found = row  # the last such row counts
+    return found
+
+
 def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[str, Any]:
     """Apply one method to the poisoned agent (or reuse its finished run) and evaluate it."""
     from osrl_unlearn.evaluation import evaluate_run
@@ -250,6 +279,14 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
         timing = json.loads((source / "timing.json").read_text())
         return {**result, "wall_time_s": timing["train_s"], "steps": timing["steps"]}
     ucfg = unlearn_config(grid, method, cell.seed)
+    if ucfg.method == "retrain" and ucfg.forget_recall == 1.0 and ucfg.forget_precision == 1.0:
+        steps = json.loads((source / "timing.json").read_text())["steps"]
+        clean = reusable_clean_row(cell, grid, steps)
+        if clean is not None:
+            evaluation = {key: clean[key] for key in EVALUATION_KEYS if key in clean}
+            return {**evaluation, "wall_time_s": clean["wall_time_s"], "steps": steps,
+                    "steps_run": steps, "forget_satisfied": None, "forget_recall": 1.0,
+                    "forget_precision": 1.0, "reused_from": "clean agent of " + clean["run"]}
     target = (retrain_dir(cell, grid, source, ucfg) if ucfg.method == "retrain"
               else output_dir(source, method, None))
     if not (target / "unlearn_summary.json").exists():
