@@ -254,9 +254,12 @@ class UnlearningMixin:
             keep_losses = self.keep_bellman_losses(metrics)
             metrics.update({f"retain/bellman_{name}": loss for name, loss in keep_losses.items()})
             self.forget_weight.observe(keep_losses, 1 if warming_up else self.retention_every)
+        # the policy's shift on D_k, every `retention_every` steps of the config (COptiDICE
+        # reads its Bellman error every step, free; the shift is a pass over 2,048 states)
+        shift_every = self.unlearn_cfg.retention_every
+        if warming_up or (step + 1) % shift_every == 0:
             metrics["retain/policy_shift"] = self.keep_policy_shift()
-            self.policy_guard.observe(metrics["retain/policy_shift"],
-                                      1 if warming_up else self.retention_every)
+            self.policy_guard.observe(metrics["retain/policy_shift"], 1 if warming_up else shift_every)
         ratio = self.forget_weight.ratio
         metrics["unlearn/retention_ratio"] = ratio
         if forgetting and self.unlearn_cfg.method in ("safe-rule", "reward-only"):
