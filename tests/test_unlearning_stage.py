@@ -82,15 +82,18 @@ def test_resume_continues_from_the_last_saved_step(poisoned_runs, tmp_path):
 
 
 def test_a_run_saved_by_an_older_version_is_refused_on_resume(poisoned_runs, tmp_path):
-    from osrl_unlearn.unlearning.stage import STATE_FILE
+    """A user's --resume is refused with one message; a grid (`resumable`) sets it aside."""
+    from osrl_unlearn.unlearning.stage import STATE_FILE, resumable
 
     out = tmp_path / "old"
     unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=3, save_every=3), out=str(out),
             progress=False)
+    assert resumable(out)
     state_file = out / "checkpoint" / STATE_FILE
     state = torch.load(state_file, weights_only=False)
     del state["version"]  # as the first version saved it
     torch.save(state, state_file)
+    assert not resumable(out)
     with pytest.raises(UserInputError, match="older osrl-unlearn"):
         unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=6, save_every=3),
                 out=str(out), resume=True, progress=False)

@@ -271,7 +271,7 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     """Apply one method to the poisoned agent (or reuse its finished run) and evaluate it."""
     from osrl_unlearn.evaluation import evaluate_run
     from osrl_unlearn.training import RESUME_FILE
-    from osrl_unlearn.unlearning.stage import STATE_FILE, output_dir, unlearn
+    from osrl_unlearn.unlearning.stage import output_dir, resumable, unlearn
 
     if method == POISONED:
         result = evaluate_run(source, grid.eval_episodes, best=False, seed=cell.seed)
@@ -290,8 +290,9 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     target = (retrain_dir(cell, grid, source, ucfg) if ucfg.method == "retrain"
               else output_dir(source, method, None))
     if not (target / "unlearn_summary.json").exists():
-        state_file = RESUME_FILE if ucfg.method == "retrain" else STATE_FILE
-        resume = (target / "checkpoint" / state_file).exists()
+        # a stopped run continues; one saved by an older state format is set aside
+        resume = (target / "checkpoint" / RESUME_FILE).exists() if ucfg.method == "retrain" \
+            else resumable(target)
         if target.exists() and not resume:
             set_aside(target)
         unlearn(source, cell.dataset_id, ucfg, out=str(target), resume=resume)

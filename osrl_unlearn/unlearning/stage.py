@@ -181,6 +181,14 @@ def carry_training_state(model, adapter, checkpoint: Path, keep_stream, warmup_s
             **multiplier_values(model, adapter.MULTIPLIERS)}
 
 
+def resumable(target: Path) -> bool:
+    """Whether `target` holds an unlearning run this version can resume (its state saved
+    by this osrl-unlearn's state format)."""
+    state_file = target / "checkpoint" / STATE_FILE
+    return state_file.exists() and \
+        torch.load(state_file, weights_only=False).get("version") == STATE_VERSION
+
+
 def output_dir(source: Path, method: str, out: Optional[str]) -> Path:
     return Path(out) if out else source.parent / f"{source.name}-{method}"
 
