@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "osrl_unlearn"
 
 # Bottom to top. A module may import modules of its own layer or of a lower one.
 LAYERS = [
-    ["osrl_unlearn", "osrl_unlearn.errors"],
+    ["osrl_unlearn", "osrl_unlearn.errors", "osrl_unlearn.safety"],
     ["osrl_unlearn.data"],  # datasets, behaviour, collection, attacks, registered ids
     ["osrl_unlearn.unlearning.objective", "osrl_unlearn.unlearning.mixin"],
     ["osrl_unlearn.configs", "osrl_unlearn.adapters"],
