@@ -53,7 +53,8 @@ from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 STATE_FILE = "unlearn_state.pt"
 # Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
 # (2: retention levels of both critics; 3: multipliers by name, python's random state;
-# 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`).
+# 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`;
+# 5: the actor term's collapse guard).
 STATE_VERSION = 5
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
