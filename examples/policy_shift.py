@@ -14,33 +14,28 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 
+from osrl_unlearn.audit import load_agent, policy_distance
 from osrl_unlearn.data.registration import variant_id
 from osrl_unlearn.data.tasks import import_dsrl
-from osrl_unlearn.evaluation import env_dims, make_eval_env
-from osrl_unlearn.runs import load_run, load_weights
-
-
-def load_policy(path: Path, best: bool):
-    cfg, _, adapter, state, _ = load_run(path, best=best)
-    env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
-    model = adapter.build_model(cfg, *env_dims(env), unlearnable=True)
-    load_weights(model, state, path)
-    return model.eval(), cfg
 
 
 @torch.no_grad()
 def main(source: Path, runs: list) -> None:
-    source_model, cfg = load_policy(source, best=False)
+    source_model, cfg = load_agent(source, best=False, keep=None)[:2]
     import_dsrl()
     clean = gym.make(variant_id(cfg.task.split("-")[0] + "-v0")).get_dataset()  # clean, generated
-    observations = torch.as_tensor(clean["observations"][::50], dtype=torch.float32)
-    source_actions = source_model.policy_actions(observations)
+    observations = clean["observations"][::50]
+    states = torch.as_tensor(observations, dtype=torch.float32)
+    torch.manual_seed(0)
+    source_actions = source_model.policy_actions(states)
     print(f"{'run':50s} RMS/dim  L2")
     for run in runs:
-        model, _ = load_policy(run, best=True)
-        difference = model.policy_actions(observations) - source_actions
+        model = load_agent(run, best=True, keep=None)[0]
+        torch.manual_seed(0)  # the same noise draw as the source's (BCQ-L's decoder)
+        difference = model.policy_actions(states) - source_actions
         rms = difference.pow(2).mean().sqrt().item() / float(model.max_action)
-        print(f"{run.name:50s} {rms:7.3f} {difference.norm(dim=-1).mean().item():5.3f}")
+        distance = policy_distance(model, source_model, observations, seed=0)
+        print(f"{run.name:50s} {rms:7.3f} {distance:5.3f}")
 
 
 if __name__ == "__main__":
