@@ -194,3 +194,11 @@ def test_retraining_reuses_the_references_clean_agent_of_the_same_settings(ball_
                                  reuse_clean=[str(tmp_path / "clean.jsonl")]))
     retrained = [row for row in read_rows(run_grid(other)) if row["method"] == "retrain"][0]
     assert "reused_from" not in retrained and "-keep-" in retrained["run"]  # other steps: trained
+
+
+def test_a_missing_reuse_clean_file_is_its_rows_clear_error(ball_run_file, tmp_path):
+    grid = load_grid(write_grid(tmp_path, methods=["retrain"], variants={},
+                                reuse_clean=[str(tmp_path / "missing.jsonl")]))
+    (retrain,) = [row for row in read_rows(run_grid(grid)) if row["method"] == "retrain"]
+    assert retrain["status"] == "error"
+    assert "reuse_clean: no results file" in retrain["error"] and "missing.jsonl" in retrain["error"]
