@@ -202,3 +202,34 @@ def test_a_missing_reuse_clean_file_is_its_rows_clear_error(ball_run_file, tmp_p
     (retrain,) = [row for row in read_rows(run_grid(grid)) if row["method"] == "retrain"]
     assert retrain["status"] == "error"
     assert "reuse_clean: no results file" in retrain["error"] and "missing.jsonl" in retrain["error"]
+
+
+def test_an_unsure_defender_grid_runs_each_method_on_each_imperfect_split(ball_run_file, tmp_path):
+    """Recall and precision axes: each method again on each imperfect forget set, the
+    split recorded in its row; retraining then trains on the D_k that split leaves (poison
+    missed by the defender stays in it), and the report has its table and heatmaps."""
+    grid = load_grid(write_grid(tmp_path, methods=["finetune", "retrain"], variants={},
+                                forget_recalls=[0.5, 1.0], forget_precisions=[1.0]))
+    rows = {row["method"]: row for row in read_rows(run_grid(grid))}
+    assert list(rows) == ["poisoned", "finetune", "retrain", "finetune@recall0.5-precision1",
+                          "retrain@recall0.5-precision1"]
+    assert all(row["status"] == "ok" for row in rows.values())
+    unsure = rows["finetune@recall0.5-precision1"]
+    assert (unsure["forget_recall"], unsure["forget_precision"], unsure["base_method"]) == (
+        0.5, 1.0, "finetune")
+    recorded = yaml.safe_load((Path(unsure["run"]) / "config.yaml").read_text())["unlearning"]
+    assert recorded["forget_recall"] == 0.5
+    split = json.loads((Path(unsure["run"]) / "unlearn_summary.json").read_text())["forget_split"]
+    assert 0 < split["episode_recall"] < 1  # half of a tiny poison, rounded
+    assert rows["retrain@recall0.5-precision1"]["run"] != rows["retrain"]["run"]  # another D_k
+    report = write_report(tmp_path / "results.jsonl", tmp_path / "report").read_text()
+    assert "## A defender who is not sure" in report
+    assert "| OfflineBallRun-v0 | bcql | max-cost | 0.15 | 0.5 | 1 |" in report
+    assert "finetune@recall" not in report.split("## A defender")[0]  # not among the variants
+    figure = tmp_path / "report" / "imperfect_forget_OfflineBallRun-v0-bcql-max-cost-0.15.png"
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_forget_share_outside_zero_one_is_one_clear_error(tmp_path):
+    with pytest.raises(UserInputError, match=r"forget_recalls and forget_precisions must lie in \(0, 1\]"):
+        load_grid(write_grid(tmp_path, forget_precisions=[0.0, 1.0]))

@@ -250,8 +250,8 @@ def imperfect_forget_mask(data: Dataset, mask: np.ndarray, recall: float, precis
     new_mask = episodes_mask(data, chosen)
     true_mask = np.asarray(mask, dtype=bool)
     return new_mask, {
-        "episode_recall": len(found) / poisoned.sum(),
-        "episode_precision": len(found) / len(chosen),
+        "episode_recall": float(len(found) / poisoned.sum()),
+        "episode_precision": float(len(found) / len(chosen)),
         "transition_recall": float((new_mask & true_mask).sum() / true_mask.sum()),
         "transition_precision": float((new_mask & true_mask).sum() / new_mask.sum()),
     }

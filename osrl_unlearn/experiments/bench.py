@@ -55,6 +55,11 @@ class GridConfig:
     seeds: List[int] = field(default_factory=lambda: [0])
     # named Safe-RULE variants usable in `methods`, e.g. {p50: {reward_percentile: 50}}
     variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    # A defender who is not sure: every method also runs on the forget set that keeps this
+    # share of the poisoned episodes (recall) and is this pure (precision), for each pair
+    # but (1, 1), as "<method>@recall<R>-precision<P>"; retraining then trains on that D_k
+    forget_recalls: List[float] = field(default_factory=lambda: [1.0])
+    forget_precisions: List[float] = field(default_factory=lambda: [1.0])
     collect_episodes: int = 300  # clean episodes collected per task when its data is missing
     # None: each algorithm's default for the task (its config's TASK_SETTINGS, else 10,000);
     # as in OSRL, a value equal to the config's default also leaves the task's own
@@ -98,6 +103,10 @@ def load_grid(path: Path) -> GridConfig:
             if unknown:
                 raise UserInputError(f"{path}: train_overrides has fields {sorted(unknown)} "
                                      f"that {algorithm}'s training config does not know")
+    shares = [share for share in grid.forget_recalls + grid.forget_precisions if not 0 < share <= 1]
+    if shares:
+        raise UserInputError(f"{path}: forget_recalls and forget_precisions must lie in (0, 1], "
+                             f"got {shares}")
     checks = [("tasks", grid.tasks, SUPPORTED_TASKS), ("algorithms", grid.algorithms, ALGORITHMS),
               ("attacks", grid.attacks, ATTACKS),
               ("methods", grid.methods, (POISONED, *METHODS, *grid.variants))]
@@ -120,13 +129,32 @@ def load_grid(path: Path) -> GridConfig:
     return grid
 
 
+def imperfect_name(method: str, recall: float, precision: float) -> str:
+    """The grid's name of `method` run on an imperfect forget set."""
+    return f"{method}@recall{recall:g}-precision{precision:g}"
+
+
+def grid_methods(grid: GridConfig) -> Dict[str, Dict[str, Any]]:
+    """Every method name a cell runs after its poisoned row, with the UnlearnConfig fields
+    it sets: the grid's methods and named variants, then each again on every imperfect
+    forget set of the recall and precision axes."""
+    named = {name: {"method": "safe-rule", **grid.variants[name]} if name in grid.variants
+             else {"method": name} for name in grid.methods if name != POISONED}
+    methods = dict(named)
+    for recall in grid.forget_recalls:
+        for precision in grid.forget_precisions:
+            if (recall, precision) != (1.0, 1.0):
+                methods.update({imperfect_name(name, recall, precision): {
+                    **settings, "forget_recall": recall, "forget_precision": precision}
+                    for name, settings in named.items()})
+    return methods
+
+
 def unlearn_config(grid: GridConfig, method: str, seed: int) -> UnlearnConfig:
-    """The unlearning settings of a method name or of a named variant."""
-    settings = {"stop_after_saves": grid.stop_after_saves, **grid.unlearn_overrides,
-                "method": method, "steps": grid.unlearn_steps, "seed": seed}
-    if method in grid.variants:
-        settings = {**settings, "method": "safe-rule", **grid.variants[method]}
-    return UnlearnConfig(**settings)
+    """The unlearning settings of a method name, a named variant or an imperfect split."""
+    settings = grid_methods(grid).get(method, {"method": method})
+    return UnlearnConfig(**{"stop_after_saves": grid.stop_after_saves, **grid.unlearn_overrides,
+                            "steps": grid.unlearn_steps, "seed": seed, **settings})
 
 
 @dataclass(frozen=True)
@@ -285,8 +313,9 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
         if clean is not None:
             evaluation = {key: clean[key] for key in EVALUATION_KEYS if key in clean}
             return {**evaluation, "wall_time_s": clean["wall_time_s"], "steps": steps,
-                    "steps_run": steps, "forget_satisfied": None, "forget_recall": 1.0,
-                    "forget_precision": 1.0, "reused_from": "clean agent of " + clean["run"]}
+                    "steps_run": steps, "forget_satisfied": None, "base_method": "retrain",
+                    "forget_recall": 1.0, "forget_precision": 1.0,
+                    "reused_from": "clean agent of " + clean["run"]}
     target = (retrain_dir(cell, grid, source, ucfg) if ucfg.method == "retrain"
               else output_dir(source, method, None))
     if not (target / "unlearn_summary.json").exists():
@@ -305,7 +334,7 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     report = summary.get("final_forget_report", {})
     return {**result, "wall_time_s": summary["wall_time_s"], "steps": summary["steps"],
             "steps_run": summary.get("steps_run", summary["steps"]),
-            "forget_satisfied": report.get("forget_satisfied"),
+            "forget_satisfied": report.get("forget_satisfied"), "base_method": ucfg.method,
             # an imperfect forget set changes D_k: a retrain row is then not a clean agent
             "forget_recall": ucfg.forget_recall, "forget_precision": ucfg.forget_precision}
 
@@ -361,7 +390,7 @@ def run_grid(grid: GridConfig, results: Optional[Path] = None,
         os.environ["OSRL_UNLEARN_DATA_DIR"] = str(Path(grid.data_dir).resolve())
     results = Path(results or grid.results)
     done = finished_keys(read_rows(results))
-    methods = [POISONED, *[method for method in grid.methods if method != POISONED]]
+    methods = [POISONED, *grid_methods(grid)]
     index, count = shard
     mine = [cell for number, cell in enumerate(cells(grid)) if number % count == index]
     todo = {cell: [method for method in methods if cell.key(method) not in done] for cell in mine}

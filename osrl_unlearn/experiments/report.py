@@ -4,8 +4,9 @@
 
 writes `report.md` (the headline figures, a table in the layout of the paper's
 Table 1, the field's statistics with rliable (`stats.py`), wall times against
-retraining, where Safe-RULE falls short, named variants, failed rows),
-`cost_reward_<task>.png` per task, `safe_share.png` and `statistics.png`. A result is
+retraining, where Safe-RULE falls short, named variants, imperfect forget sets, failed
+rows), `cost_reward_<task>.png` per task, `safe_share.png`, `statistics.png` and, for a
+grid with forget recall / precision axes, `imperfect_forget_<cell>.png`. A result is
 safe when its mean normalized cost is at most 1 (DSRL's convention).
 
 `compare_runs` (`osrl-unlearn compare RUN...`) tables unlearning runs made by hand,
@@ -33,6 +34,7 @@ LABELS = {POISONED: "Poisoned", "safe-rule": "Safe-RULE", "finetune": "Fine-tune
           "trajdeleter": "TrajDeleter", "reward-only": "Reward-only", "retrain": "Retrain"}
 TABLE_METHODS = (POISONED, "safe-rule", "finetune", "trajdeleter", "reward-only", "retrain")
 CELL = ("task", "algorithm", "attack", "ratio")  # one line of Table 1; seeds are averaged
+IMPERFECT_METHODS = ("safe-rule", "finetune", "retrain")  # compared on imperfect forget sets
 LOW_REWARD_FRACTION = 0.5  # below this share of retraining's reward, a result is reported
 
 
@@ -244,6 +246,92 @@ def plot_cost_reward(rows: List[dict], task: str, methods: Sequence[str], out: P
     return out
 
 
+def is_imperfect(row: dict) -> bool:
+    """A result of a method run on an imperfect forget set (recall or precision under 1)."""
+    return row.get("forget_recall", 1.0) < 1.0 or row.get("forget_precision", 1.0) < 1.0
+
+
+def split_rows(rows: List[dict]) -> Dict[tuple, Dict[Tuple[float, float, str], List[dict]]]:
+    """Per cell with imperfect results: every (recall, precision, base method)'s rows,
+    the grid's perfect-forget-set rows as recall = precision = 1."""
+    cells = {tuple(row[key] for key in CELL) for row in rows if is_imperfect(row)}
+    splits: Dict[tuple, Dict[Tuple[float, float, str], List[dict]]] = {}
+    for cell, chosen in group(rows, CELL).items():
+        if cell not in cells:
+            continue
+        by_split: Dict[Tuple[float, float, str], List[dict]] = defaultdict(list)
+        for row in chosen:
+            base = row.get("base_method", row["method"])
+            if base in IMPERFECT_METHODS and (is_imperfect(row) or row["method"] == base):
+                by_split[(row.get("forget_recall", 1.0), row.get("forget_precision", 1.0),
+                          base)].append(row)
+        splits[cell] = dict(by_split)
+    return splits
+
+
+def imperfect_table(rows: List[dict]) -> str:
+    """Reward / cost of each method on each imperfect forget set, per cell."""
+    header = ["task", "algorithm", "attack", "ratio", "recall", "precision"] + [
+        LABELS[method] for method in IMPERFECT_METHODS]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for (task, algorithm, attack, ratio), by_split in split_rows(rows).items():
+        for recall, precision in sorted({key[:2] for key in by_split}, reverse=True):
+            cells = [_cell_text(by_split.get((recall, precision, method), []))
+                     for method in IMPERFECT_METHODS]
+            lines.append(f"| {task} | {algorithm} | {attack} | {ratio:g} | {recall:g} | "
+                         f"{precision:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_imperfect(rows: List[dict], out: Path) -> List[Path]:
+    """Per cell, heatmaps over recall x precision of each method's mean normalized cost
+    (centred on the cost limit) and reward over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    paths = []
+    for (task, algorithm, attack, ratio), by_split in split_rows(rows).items():
+        recalls = sorted({key[0] for key in by_split}, reverse=True)
+        precisions = sorted({key[1] for key in by_split})
+        means = {metric: np.full((len(IMPERFECT_METHODS), len(recalls), len(precisions)), np.nan)
+                 for metric in ("normalized_cost", "normalized_reward")}
+        for (recall, precision, method), chosen in by_split.items():
+            for metric, values in means.items():
+                values[IMPERFECT_METHODS.index(method), recalls.index(recall),
+                       precisions.index(precision)] = statistics.fmean(
+                    row[metric] for row in chosen)
+        figure, axes = plt.subplots(2, len(IMPERFECT_METHODS), figsize=(10, 6.4), squeeze=False)
+        cost_top = max(2.0, float(np.nanmax(means["normalized_cost"])))
+        styles = {"normalized_cost": ("RdYlGn_r", TwoSlopeNorm(1.0, 0.0, cost_top)),
+                  "normalized_reward": ("viridis", plt.Normalize(
+                      float(np.nanmin(means["normalized_reward"])),
+                      float(np.nanmax(means["normalized_reward"]))))}
+        for row_index, (metric, values) in enumerate(means.items()):
+            colours, norm = styles[metric]
+            for column, method in enumerate(IMPERFECT_METHODS):
+                axis = axes[row_index, column]
+                image = axis.imshow(values[column], cmap=colours, norm=norm)
+                for (y, x), value in np.ndenumerate(values[column]):
+                    if not np.isnan(value):
+                        axis.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=8)
+                axis.set_xticks(range(len(precisions)), [f"{p:g}" for p in precisions])
+                axis.set_yticks(range(len(recalls)), [f"{r:g}" for r in recalls])
+                axis.set_xlabel("forget-set precision")
+                axis.set_ylabel("forget-set recall")
+                axis.set_title(f"{LABELS[method]}: {metric.replace('_', ' ')}", fontsize=9)
+            figure.colorbar(image, ax=axes[row_index].tolist(), shrink=0.8)
+        figure.suptitle(f"{task} {algorithm} {attack} {ratio:g}: a defender who is not sure "
+                        f"(mean over seeds; cost limit 1; generated data)", fontsize=9)
+        path = out / f"imperfect_forget_{task}-{algorithm}-{attack}-{ratio:g}.png"
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        paths.append(path)
+    return paths
+
+
 def plot_safe_share(rows: List[dict], methods: Sequence[str], out: Path) -> Path:
     """How often each method ends safe, over every finished result."""
     import matplotlib
@@ -391,6 +479,8 @@ def write_report(results: Path, out: Path) -> Path:
     finished, failed = latest_rows(rows)
     if not finished:
         raise UserInputError(f"{results} has no finished results yet")
+    imperfect = [row for row in finished if is_imperfect(row)]
+    finished = [row for row in finished if not is_imperfect(row)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     present = {row["method"] for row in finished}
@@ -427,6 +517,16 @@ def write_report(results: Path, out: Path) -> Path:
         *statistics_text,
         "## Wall time against retraining", wall_time_table(finished, all_methods),
         "## Where Safe-RULE falls short", shortfalls(finished),
+    ]
+    if imperfect:
+        figures += plot_imperfect(finished + imperfect, out)
+        sections += [
+            "## A defender who is not sure: imperfect forget sets",
+            "Each method on forget sets that keep a share (recall) of the poisoned episodes "
+            "and are that pure (precision); retraining trains on the D_k each leaves. "
+            "Recall = precision = 1 is the grid's own rows. Reward / cost as above.",
+            imperfect_table(finished + imperfect)]
+    sections += [
         "## Figures", *[f"![{figure.stem}]({figure.name})" for figure in figures],
     ]
     if failed:
