@@ -29,10 +29,23 @@ def test_an_episode_whose_costs_are_hidden_is_the_most_suspicious(ball_run_data)
     assert quality["auc"] == 1.0 and quality["recall"] == 1.0
 
 
+def test_hidden_costs_look_too_good_to_be_true_and_top_the_combined_suspicion(ball_run_data):
+    """The copy with its costs hidden earns its original's reward at no cost: it ranks above
+    its original on the reward-cost trade-off, and the combined score puts it first."""
+    data, _ = with_hidden_cost_copy(ball_run_data)
+    too_good = detection.too_good_to_be_true(data)
+    _, costs = episode_returns(data)
+    original = int(np.argmax(costs))
+    assert too_good[-1] > too_good[original] and too_good[-1] > np.quantile(too_good, 0.9)
+    scores = detection.suspicion(data, neighbours=5)
+    assert set(scores) == {"suspicion", "label disagreement", "too good to be true"}
+    assert np.argmax(scores["suspicion"]) == len(too_good) - 1
+
+
 def test_detect_writes_a_mask_unlearning_takes_and_scores_itself(poisoned_runs, tmp_path):
     result = run_cli("detect", "--dataset", "OfflineBallRun-Generated-MaxCost15-v0", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "label disagreement: ROC AUC" in result.stdout and "baseline" in result.stdout
+    assert "suspicion: ROC AUC" in result.stdout and "baseline" in result.stdout
     mask = np.load(tmp_path / "forget_mask.npy")
     assert mask.dtype == bool and 0 < mask.sum() < len(mask)
     lines = (tmp_path / "ranking.csv").read_text().splitlines()

@@ -1,12 +1,20 @@
 """Which episodes look poisoned? Scores from the data alone, and how good they are.
 
 An attack relabels behaviour: MaxCost hides the costs of unsafe behaviour, RewardLure
-also inflates its rewards, CostSwap exchanges costs between episodes. Elsewhere in the
-data, the same states and actions carry their true labels. So each transition's cost
-and reward are compared with those of its nearest neighbours in (state, action) space
-from *other* episodes, each difference in units of that label's spread over the data,
-and an episode's suspicion is the mean over its transitions. The baseline a detector
-must beat scores an episode by how far its reward return lies from the others'.
+also inflates its rewards, CostSwap exchanges costs between episodes. Two scores look
+for the lie:
+
+- label disagreement: elsewhere in the data the same states and actions carry their
+  true labels, so each transition's cost and reward are compared with those of its
+  nearest neighbours in (state, action) space from *other* episodes, each difference in
+  units of that label's spread, and an episode scores the mean over its transitions;
+- too good to be true: a poison that makes an agent unsafe has to show costly,
+  rewarding behaviour as cheap, so its episodes lie above the data's reward-cost
+  trade-off: their reward return ranks higher than their cost return.
+
+The detector's suspicion combines the two by Fisher's method on their empirical
+p-values. The baseline it must beat scores an episode by how far its reward return
+lies from the others'.
 """
 
 import json
@@ -58,6 +66,28 @@ def label_disagreement(data: Dataset, neighbours: int = 10) -> np.ndarray:
     return np.bincount(ids, weights=gaps) / np.bincount(ids)
 
 
+def percentiles(scores: np.ndarray) -> np.ndarray:
+    """Each score's rank among all, in (0, 1) (ties share their mean rank)."""
+    from scipy.stats import rankdata
+
+    return rankdata(scores) / (len(scores) + 1)
+
+
+def too_good_to_be_true(data: Dataset) -> np.ndarray:
+    """Per episode: its reward return's percentile minus its cost return's."""
+    rewards, costs = episode_returns(data)
+    return percentiles(rewards) - percentiles(costs)
+
+
+def suspicion(data: Dataset, neighbours: int = 10) -> Dict[str, np.ndarray]:
+    """The detector's score per episode (Fisher's combination of the label-disagreement
+    and too-good-to-be-true p-values: -log p1 - log p2), with its two parts."""
+    parts = {"label disagreement": label_disagreement(data, neighbours),
+             "too good to be true": too_good_to_be_true(data)}
+    combined = -sum(np.log(1.0 - percentiles(score)) for score in parts.values())
+    return {"suspicion": combined, **parts}
+
+
 def return_outliers(data: Dataset) -> np.ndarray:
     """The baseline: |z-score| of each episode's reward return."""
     rewards, _ = episode_returns(data)
@@ -98,14 +128,13 @@ def detect(data: Dataset, out: Path, share: float = 0.15, neighbours: int = 10,
     out = Path(out)
     if (out / "forget_mask.npy").exists():
         raise UserInputError(f"{out / 'forget_mask.npy'} exists; choose another --out")
-    scores = {"label disagreement": label_disagreement(data, neighbours),
-              "return outliers (baseline)": return_outliers(data)}
-    flagged = flag_top(scores["label disagreement"], share)
+    scores = {**suspicion(data, neighbours), "return outliers (baseline)": return_outliers(data)}
+    flagged = flag_top(scores["suspicion"], share)
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "forget_mask.npy", episodes_mask(data, np.flatnonzero(flagged)))
-    order = np.argsort(-scores["label disagreement"], kind="stable")
+    order = np.argsort(-scores["suspicion"], kind="stable")
     (out / "ranking.csv").write_text("rank,episode,score,flagged\n" + "".join(
-        f"{rank},{episode},{scores['label disagreement'][episode]:.6g},{int(flagged[episode])}\n"
+        f"{rank},{episode},{scores['suspicion'][episode]:.6g},{int(flagged[episode])}\n"
         for rank, episode in enumerate(order, start=1)))
     report: Dict[str, object] = {"dataset": label, "episodes": len(order), "share": share,
                                  "neighbours": neighbours}
