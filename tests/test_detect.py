@@ -1,5 +1,7 @@
 """The poison detector on real generated episodes."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,33 @@ def test_defend_detects_unlearns_and_evaluates_in_one_go(poisoned_runs, tmp_path
     assert (tmp_path / "unlearned" / "checkpoint" / "model_best.pt").exists()
     assert summary["evaluation"]["episodes"] == 1 and "auc" in str(summary["detection"])
     assert (tmp_path / "defence.json").exists()
+
+
+def test_unlearning_forgets_what_the_detector_flags_and_records_how_right_it_was(poisoned_runs, tmp_path):
+    from osrl_unlearn.data.datasets import episodes_mask, split_quality
+    from osrl_unlearn.data.variants import load_variant_dataset
+    from osrl_unlearn.unlearning.objective import UnlearnConfig
+    from osrl_unlearn.unlearning.stage import unlearn
+
+    dataset = "OfflineBallRun-Generated-MaxCost15-v0"
+    run = unlearn(poisoned_runs["bcql"], dataset,
+                  UnlearnConfig(steps=3, save_every=3, detected_share=0.15), out=str(tmp_path / "u"))
+    summary = json.loads((run / "unlearn_summary.json").read_text())
+    data = load_variant_dataset(dataset)
+    flagged = detection.flag_top(detection.suspicion(data)["suspicion"], 0.15)
+    detected = episodes_mask(data, np.flatnonzero(flagged))
+    assert summary["forget_transitions"] == detected.sum() != data["forget_mask"].sum()
+    assert summary["forget_split"] == pytest.approx(split_quality(data, detected, data["forget_mask"]))
+    assert summary["forget_split"]["episode_precision"] > 0.5  # far above the 15% of chance
+
+
+def test_a_detected_share_outside_zero_one_or_beside_an_imperfect_split_is_an_error(poisoned_runs, tmp_path):
+    from osrl_unlearn.unlearning.objective import UnlearnConfig
+    from osrl_unlearn.unlearning.stage import unlearn
+
+    for settings, message in [({"detected_share": 1.0}, "strictly between 0 and 1"),
+                              ({"detected_share": 0.1, "forget_recall": 0.5}, "leave forget_recall")]:
+        with pytest.raises(UserInputError, match=message):
+            unlearn(poisoned_runs["bcql"], "OfflineBallRun-Generated-MaxCost15-v0",
+                    UnlearnConfig(steps=3, **settings), out=str(tmp_path / "u"))
+    assert not (tmp_path / "u").exists()

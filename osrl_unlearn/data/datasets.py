@@ -248,12 +248,21 @@ def imperfect_forget_mask(data: Dataset, mask: np.ndarray, recall: float, precis
                              f"forget set; the data has {len(clean)}")
     chosen = np.concatenate([found, rng.permutation(clean)[:wanted]])
     new_mask = episodes_mask(data, chosen)
-    true_mask = np.asarray(mask, dtype=bool)
-    return new_mask, {
-        "episode_recall": float(len(found) / poisoned.sum()),
-        "episode_precision": float(len(found) / len(chosen)),
-        "transition_recall": float((new_mask & true_mask).sum() / true_mask.sum()),
-        "transition_precision": float((new_mask & true_mask).sum() / new_mask.sum()),
+    return new_mask, split_quality(data, new_mask, mask)
+
+
+def split_quality(data: Dataset, forget_mask: np.ndarray, true_mask: np.ndarray
+                  ) -> Dict[str, float]:
+    """Recall and precision of a defender's forget mask against the true poisoned one,
+    per episode and per transition."""
+    forget_mask, true_mask = np.asarray(forget_mask, bool), np.asarray(true_mask, bool)
+    chosen, poisoned = marked_episodes(data, forget_mask), marked_episodes(data, true_mask)
+    hits = int((chosen & poisoned).sum())
+    return {
+        "episode_recall": hits / max(1, int(poisoned.sum())),
+        "episode_precision": hits / max(1, int(chosen.sum())),
+        "transition_recall": float((forget_mask & true_mask).sum() / max(1, true_mask.sum())),
+        "transition_precision": float((forget_mask & true_mask).sum() / max(1, forget_mask.sum())),
     }
 
 

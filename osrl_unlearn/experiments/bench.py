@@ -335,6 +335,8 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     return {**result, "wall_time_s": summary["wall_time_s"], "steps": summary["steps"],
             "steps_run": summary.get("steps_run", summary["steps"]),
             "forget_satisfied": report.get("forget_satisfied"), "base_method": ucfg.method,
+            # recall and precision of a forget set that is not the true one (None: it is)
+            "forget_split": summary.get("forget_split"),
             # an imperfect forget set changes D_k: a retrain row is then not a clean agent
             "forget_recall": ucfg.forget_recall, "forget_precision": ucfg.forget_precision}
 

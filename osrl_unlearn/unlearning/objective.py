@@ -52,6 +52,9 @@ class UnlearnConfig:
     forget_recall: float = 1.0
     # share of the forget set's episodes that are poisoned; clean ones fill the rest (1: none)
     forget_precision: float = 1.0
+    # forget the episodes the poison detector flags, this share of all episodes, instead of
+    # the poisoned ones given (which then only measure the detector; None: the given ones)
+    detected_share: Optional[float] = None
     # percentile of Q_r over D_k that Q_r on D_f is pushed under (the paper's text; its table: 50)
     reward_percentile: float = 30.0
     # sigma: how far above kappa_Q the cost critic is lifted on D_f, as a fraction of kappa_Q

@@ -93,9 +93,16 @@ def resolve_forget(forget: Optional[str], run_cfg, forget_episodes: Optional[str
 
 def defender_mask(data: datasets.Dataset, mask: np.ndarray, ucfg: UnlearnConfig
                   ) -> Tuple[np.ndarray, Optional[dict]]:
-    """The forget mask the defender acts on: `mask`, or with `forget_recall` /
-    `forget_precision` under 1 its misses and false alarms (and the recall and
-    precision reached)."""
+    """The forget mask the defender acts on: `mask`; with `forget_recall` /
+    `forget_precision` under 1, `mask` with misses and false alarms; with
+    `detected_share`, what the poison detector flags. Also the recall and precision
+    reached against `mask`, when it is not `mask` itself."""
+    if ucfg.detected_share is not None:
+        from osrl_unlearn.data.detection import flag_top, suspicion
+
+        flagged = flag_top(suspicion(data)["suspicion"], ucfg.detected_share)
+        detected = datasets.episodes_mask(data, np.flatnonzero(flagged))
+        return detected, datasets.split_quality(data, detected, mask)
     if ucfg.forget_recall == 1.0 and ucfg.forget_precision == 1.0:
         return mask, None
     return datasets.imperfect_forget_mask(data, mask, ucfg.forget_recall,
@@ -209,6 +216,12 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     for name in ("forget_recall", "forget_precision"):
         if not 0.0 < getattr(ucfg, name) <= 1.0:
             raise UserInputError(f"--unlearning.{name} must be in (0, 1], got {getattr(ucfg, name)}")
+    if ucfg.detected_share is not None and not 0.0 < ucfg.detected_share < 1.0:
+        raise UserInputError(f"--unlearning.detected_share must be strictly between 0 and 1, "
+                             f"got {ucfg.detected_share}")
+    if ucfg.detected_share is not None and (ucfg.forget_recall, ucfg.forget_precision) != (1.0, 1.0):
+        raise UserInputError("--unlearning.detected_share picks the forget set itself: leave "
+                             "forget_recall and forget_precision at 1")
     if ucfg.stop_after_saves < 0:
         raise UserInputError(f"--unlearning.stop_after_saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
     if ucfg.retention_every < 1:
