@@ -303,7 +303,8 @@ def plot_imperfect(rows: List[dict], out: Path) -> List[Path]:
                 values[IMPERFECT_METHODS.index(method), recalls.index(recall),
                        precisions.index(precision)] = statistics.fmean(
                     row[metric] for row in chosen)
-        figure, axes = plt.subplots(2, len(IMPERFECT_METHODS), figsize=(10, 6.4), squeeze=False)
+        figure, axes = plt.subplots(2, len(IMPERFECT_METHODS), figsize=(10, 6.4), squeeze=False,
+                                    constrained_layout=True)
         cost_top = max(2.0, float(np.nanmax(means["normalized_cost"])))
         styles = {"normalized_cost": ("RdYlGn_r", TwoSlopeNorm(1.0, 0.0, cost_top)),
                   "normalized_reward": ("viridis", plt.Normalize(
@@ -320,7 +321,8 @@ def plot_imperfect(rows: List[dict], out: Path) -> List[Path]:
                 axis.set_xticks(range(len(precisions)), [f"{p:g}" for p in precisions])
                 axis.set_yticks(range(len(recalls)), [f"{r:g}" for r in recalls])
                 axis.set_xlabel("forget-set precision")
-                axis.set_ylabel("forget-set recall")
+                if column == 0:
+                    axis.set_ylabel("forget-set recall")
                 axis.set_title(f"{LABELS[method]}: {metric.replace('_', ' ')}", fontsize=9)
             figure.colorbar(image, ax=axes[row_index].tolist(), shrink=0.8)
         figure.suptitle(f"{task} {algorithm} {attack} {ratio:g}: a defender who is not sure "
