@@ -111,6 +111,34 @@ def test_stop_after_saves_ends_the_run_once_no_save_beats_model_best(poisoned_ru
     assert max(read_progress(out / "progress.txt")) == summary["steps_run"]
 
 
+def test_a_save_that_retains_outranks_every_save_that_does_not():
+    from osrl_unlearn.unlearning.stage import offline_rank
+
+    cfg = UnlearnConfig(retention_tolerance=1.0, policy_shift_tolerance=0.15)
+    retains_forgets_little = offline_rank(0.01, 1.9, 0.10, cfg)
+    over_forgets_all = offline_rank(1.0, 2.1, 0.10, cfg)
+    assert retains_forgets_little > over_forgets_all
+    assert offline_rank(0.5, 1.0, 0.10, cfg) > offline_rank(0.9, 1.0, 0.20, cfg)  # steady first
+    # past the tolerance, closer to retaining wins whatever was forgotten
+    assert offline_rank(0.0, 3.0, 0.10, cfg) > offline_rank(1.0, 4.0, 0.10, cfg)
+
+
+def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poisoned_runs,
+                                                                          tmp_path):
+    """A tolerance no save can meet: model_best must be the save with the lowest retention
+    ratio in the progress log, not the one that forgot most."""
+    import json
+
+    from osrl_unlearn.runs import read_progress
+
+    cfg = UnlearnConfig(steps=60, save_every=10, retention_warmup=10, retention_every=1,
+                        retention_tolerance=-0.999, policy_shift_tolerance=100.0)
+    out = unlearn(poisoned_runs["bcql"], FORGET_ID, cfg, out=str(tmp_path / "over"), progress=False)
+    saves = read_progress(out / "progress.txt")
+    closest = min(saves, key=lambda step: saves[step]["retention_ratio"])
+    assert json.loads((out / "unlearn_summary.json").read_text())["best_step"] == closest
+
+
 def test_nothing_to_resume_is_an_error(poisoned_runs, tmp_path):
     with pytest.raises(UserInputError, match="nothing to resume"):
         unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=3), out=str(tmp_path / "x"),

@@ -9,11 +9,13 @@
         tb/              the same metrics through OSRL's TensorboardLogger, as training logs
         unlearn_summary.json  wall time, the offline choice of model_best, forget report
 
-`model_best.pt` is chosen offline, without the environment: among saved steps, the
-forget constraints met on the most D_f transitions, counting only steps whose D_k
-Bellman errors (of both critics; COptiDICE: nu's) stayed within `retention_tolerance`
-of their starting levels (steps over it rank below every step within it). With
-`stop_after_saves` N the run ends once N saves in a row have not beaten model_best.
+`model_best.pt` is chosen offline, without the environment (`offline_rank`): among
+saved steps that retain D_k (Bellman errors of both critics, COptiDICE: nu's, within
+`retention_tolerance` of their starting levels), those whose policy stayed steady on
+D_k (shift within `policy_shift_tolerance`) first, the one meeting the forget
+constraints on the most D_f transitions. Steps that do not retain D_k rank below them
+all, closest to retaining first. With `stop_after_saves` N the run ends once N saves in
+a row have not beaten model_best.
 
 Unlearning continues from the source's optimizer states and Lagrange multipliers when
 training saved them beside its checkpoint (runs trained through this project). A run
@@ -54,8 +56,8 @@ STATE_FILE = "unlearn_state.pt"
 # Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
 # (2: retention levels of both critics; 3: multipliers by name, python's random state;
 # 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`;
-# 5: the actor term's collapse guard).
-STATE_VERSION = 5
+# 5: the actor term's collapse guard; 6: `offline_rank` replaced a score, kept as best_rank).
+STATE_VERSION = 6
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -189,6 +191,22 @@ def carry_training_state(model, adapter, checkpoint: Path, keep_stream, warmup_s
             **multiplier_values(model, adapter.MULTIPLIERS)}
 
 
+def offline_rank(forget_satisfied: float, retention_ratio: float, policy_shift: float,
+                 ucfg: UnlearnConfig) -> Tuple[bool, bool, float]:
+    """How a save ranks for model_best, without the environment (higher is better).
+
+    First whether it retains D_k (Bellman errors within `retention_tolerance` of their
+    starting levels), then whether the policy is steady on D_k (shift within
+    `policy_shift_tolerance`), then, if it retains, its share of D_f transitions meeting
+    the forget constraints, and if not, how close it is to retaining. Ranking saves that
+    do not retain by what they forgot picked a COptiDICE agent's first save, still
+    unsafe, while its later saves, as far over the tolerance but recovering, were safe.
+    """
+    retains = retention_ratio <= 1.0 + ucfg.retention_tolerance
+    steady = policy_shift <= ucfg.policy_shift_tolerance
+    return retains, steady, forget_satisfied if retains else -retention_ratio
+
+
 def resumable(target: Path) -> bool:
     """Whether `target` holds an unlearning run this version can resume (its state saved
     by this osrl-unlearn's state format)."""
@@ -270,7 +288,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     batch_cfg = replace(run_cfg, batch_size=ucfg.batch_size or run_cfg.batch_size)
     keep_stream = sampled_batches(keep, batch_cfg, adapter)
     forget_stream = sampled_batches(forget_set, batch_cfg, adapter)
-    start, best_score, elapsed, best_step = 0, -np.inf, 0.0, None
+    start, best_rank, elapsed, best_step = 0, None, 0.0, None
     if resume:
         saved = torch.load(target / "checkpoint" / STATE_FILE, weights_only=False)
         if saved.get("version") != STATE_VERSION:
@@ -282,7 +300,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         model.forget_weight.load_state_dict(saved["forget_weight"])
         model.policy_guard.load_state_dict(saved["policy_guard"])
         model.reward_reference = saved["reward_reference"]
-        start, best_score, elapsed = saved["step"], saved["best_score"], saved["elapsed_s"]
+        start, best_rank, elapsed = saved["step"], saved["best_rank"], saved["elapsed_s"]
         best_step, carried = saved["best_step"], saved["carried_state"]
         set_random_state(saved)
     else:
@@ -307,8 +325,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             report = model.forget_report(forget_scaled, cost_terms=judge_cost)
             retention = model.forget_weight.ratio
             shift = model.policy_guard.shift
-            score = report["forget_satisfied"] - (retention > 1 + ucfg.retention_tolerance) \
-                - (shift > ucfg.policy_shift_tolerance)
+            rank = offline_rank(report["forget_satisfied"], retention, shift, ucfg)
             logged = {**summary, **report, "retention_ratio": retention, "policy_shift": shift,
                       **multiplier_values(model, adapter.MULTIPLIERS), "wall_time_s": elapsed}
             log.write(step + 1, logged)
@@ -317,11 +334,11 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             board.reset_data()
             checkpoint_state = {"model_state": model.state_dict()}
             torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
-            if score > best_score:
-                best_score, best_step = score, step + 1
+            if best_rank is None or rank > best_rank:
+                best_rank, best_step = rank, step + 1
                 torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
             torch.save({
-                "version": STATE_VERSION, "step": step + 1, "best_score": best_score,
+                "version": STATE_VERSION, "step": step + 1, "best_rank": best_rank,
                 "best_step": best_step, "elapsed_s": elapsed,
                 "reward_reference": model.reward_reference,
                 "forget_weight": model.forget_weight.state_dict(),
@@ -336,7 +353,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
 
     final = model.forget_report(forget_scaled, cost_terms=judge_cost)
     summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
-               "wall_time_s": elapsed, "best_step": best_step, "best_score": best_score,
+               "wall_time_s": elapsed, "best_step": best_step, "best_rank": best_rank,
                "keep_transitions": len(keep["observations"]),
                "forget_transitions": len(forget_set["observations"]), "forget_split": split,
                "carried_state": carried,
