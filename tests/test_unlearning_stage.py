@@ -123,8 +123,9 @@ def test_a_save_that_retains_outranks_every_save_that_does_not():
     assert offline_rank(0.0, 3.0, 0.10, cfg) > offline_rank(1.0, 4.0, 0.10, cfg)
 
 
+@pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])  # Q critics; OSRL's logged loss
 def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poisoned_runs,
-                                                                          tmp_path):
+                                                                          tmp_path, algorithm):
     """A tolerance no save can meet: model_best must be the save with the lowest retention
     ratio in the progress log, not the one that forgot most."""
     import json
@@ -133,7 +134,8 @@ def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poison
 
     cfg = UnlearnConfig(steps=60, save_every=10, retention_warmup=10, retention_every=1,
                         retention_tolerance=-0.999, policy_shift_tolerance=100.0)
-    out = unlearn(poisoned_runs["bcql"], FORGET_ID, cfg, out=str(tmp_path / "over"), progress=False)
+    out = unlearn(poisoned_runs[algorithm], FORGET_ID, cfg, out=str(tmp_path / "over"),
+                  progress=False)
     saves = read_progress(out / "progress.txt")
     closest = min(saves, key=lambda step: saves[step]["retention_ratio"])
     assert json.loads((out / "unlearn_summary.json").read_text())["best_step"] == closest

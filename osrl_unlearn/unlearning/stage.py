@@ -202,9 +202,9 @@ def offline_rank(forget_satisfied: float, retention_ratio: float, policy_shift: 
     do not retain by what they forgot picked a COptiDICE agent's first save, still
     unsafe, while its later saves, as far over the tolerance but recovering, were safe.
     """
-    retains = retention_ratio <= 1.0 + ucfg.retention_tolerance
-    steady = policy_shift <= ucfg.policy_shift_tolerance
-    return retains, steady, forget_satisfied if retains else -retention_ratio
+    retains = bool(retention_ratio <= 1.0 + ucfg.retention_tolerance)  # plain types: JSON
+    steady = bool(policy_shift <= ucfg.policy_shift_tolerance)
+    return retains, steady, float(forget_satisfied if retains else -retention_ratio)
 
 
 def resumable(target: Path) -> bool:
