@@ -145,3 +145,23 @@ def test_the_guard_stops_the_actor_term_moving_the_policy_on_clean_states(poison
     assert free_scale == 1.0 and guarded_scale < 0.1
     assert free_shift > 0.05
     assert guarded_shift < 0.7 * free_shift
+
+
+def coptidice_forget_likelihood(source, actor_forget_weight: float, steps: int = 10) -> float:
+    """COptiDICE's mean log pi(a_f | s) on a D_f batch after `steps` Safe-RULE steps with
+    its weight term off and the gate open: the actor term's effect alone."""
+    model, keep_batch, forget_batch = warmed_up_unlearner(source, UnlearnConfig(
+        actor_gate=False, forget_weight=0.0, adaptive_forget_weight=False,
+        actor_forget_weight=actor_forget_weight))
+    for step in range(1, steps + 1):
+        model.unlearn_step(keep_batch, forget_batch, step=step)
+    with torch.no_grad():
+        return model.action_log_likelihood(forget_batch[0], forget_batch[2]).mean().item()
+
+
+def test_coptidice_actor_term_lowers_the_likelihood_of_poisoned_actions(poisoned_runs):
+    """The term reaches COptiDICE's policy with the right sign: after the same steps on
+    the same batches, D_f's actions are less likely with it than without (fine-tuning)."""
+    with_term, without = (coptidice_forget_likelihood(poisoned_runs["coptidice"], weight)
+                          for weight in (1.0, 0.0))
+    assert with_term < without

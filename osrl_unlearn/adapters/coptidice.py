@@ -11,8 +11,9 @@ extracts the policy by w-weighted behaviour cloning. Safe-RULE is adapted so:
   `reward_percentile` percentile of w over D_k before unlearning (the analogue of
   the reward reference). There is no cost critic over actions to lift, so the cost
   term of the other algorithms has no counterpart here (chi is refitted on D_k).
-- Actor unlearning: the policy's mean action is kept `away_margin` from the D_f
-  action where the gate is on; the gate is "w(s, a) of this poisoned transition is
+- Actor unlearning: the policy's log-likelihood of the D_f action is lowered, down to
+  the `reward_percentile` percentile of its log-likelihood of D_k actions before
+  unlearning, where the gate is on; the gate is "w(s, a) of this poisoned transition is
   still above w_reference" (COptiDICE still rates the poisoned behaviour as worth
   imitating), since there is no Q_c to judge safety with.
 - TrajDeleter baseline: its forgetting phase lowers the policy's log-likelihood of
@@ -32,7 +33,6 @@ from osrl.algorithms import COptiDICE, COptiDICETrainer
 
 from osrl_unlearn.configs import COptiDICETrainConfig
 from osrl_unlearn.unlearning.mixin import UnlearningMixin
-from osrl_unlearn.unlearning.objective import gated_actor_forget_loss
 
 NAME = "COptiDICE"
 Config = COptiDICETrainConfig
@@ -154,20 +154,25 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
                                                  "unlearn/forget_satisfied": satisfied.item()}
 
     def actor_forget_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
-        """Keep the policy's mean action away from D_f actions COptiDICE still rates highly.
+        """Lower log pi(a_f | s) where COptiDICE still rates the poisoned transition highly,
+        down to the likelihood floor (the `reward_percentile` percentile of log pi over D_k).
 
-        The gate is "w(s, a) of this poisoned transition is still above its reference";
-        with no cost critic over actions, there is no cost to lead the policy down.
+        The gate is "w(s, a) of this poisoned transition is still above its reference".
+        The term is on the scale of COptiDICE's own weighted BC (a log-likelihood): a hinge
+        on the mean action's distance from a_f (the other algorithms' term) left the policy
+        where fine-tuning leaves it, the actor's loss the same to three digits and the
+        hinge unmoved over 1,500 steps (results/coptidice-forget/).
         """
         observations, actions = forget_batch[0], forget_batch[2]
         with torch.no_grad():
             gate = (self.correction_weights(forget_batch) > self.reward_reference).float()
         if not self.unlearn_cfg.actor_gate:
             gate = torch.ones_like(gate)
-        loss = gated_actor_forget_loss(self.policy_actions(observations), actions, gate,
-                                       self.unlearn_cfg.away_margin)
+        log_likelihood = self.action_log_likelihood(observations, actions)
+        loss = (gate * F.relu(log_likelihood - self.likelihood_floor)).mean()
         return self.unlearn_cfg.actor_forget_weight * self.policy_guard.scale * loss, {
-            "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate.mean().item()}
+            "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate.mean().item(),
+            "unlearn/forget_log_likelihood": log_likelihood.mean().item()}
 
     def value_suppression_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
         """TrajDeleter's forgetting: lower log pi(a_f | s) on D_f, down to its floor."""
