@@ -153,6 +153,12 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
         return self.forget_weight.value * loss, {"unlearn/forget_reward_loss": loss.item(),
                                                  "unlearn/forget_satisfied": satisfied.item()}
 
+    def likelihood_over_floor(self, observations, actions) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(log pi(a | s) - likelihood floor)_+ per transition, and log pi(a | s): the hinge
+        both the actor term (gated) and TrajDeleter's forgetting (everywhere) push down."""
+        log_likelihood = self.action_log_likelihood(observations, actions)
+        return F.relu(log_likelihood - self.likelihood_floor), log_likelihood
+
     def actor_forget_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
         """Lower log pi(a_f | s) where COptiDICE still rates the poisoned transition highly,
         down to the likelihood floor (the `reward_percentile` percentile of log pi over D_k).
@@ -168,16 +174,16 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
             gate = (self.correction_weights(forget_batch) > self.reward_reference).float()
         if not self.unlearn_cfg.actor_gate:
             gate = torch.ones_like(gate)
-        log_likelihood = self.action_log_likelihood(observations, actions)
-        loss = (gate * F.relu(log_likelihood - self.likelihood_floor)).mean()
+        excess, log_likelihood = self.likelihood_over_floor(observations, actions)
+        loss = (gate * excess).mean()
         return self.unlearn_cfg.actor_forget_weight * self.policy_guard.scale * loss, {
             "unlearn/actor_forget_loss": loss.item(), "unlearn/actor_gate_share": gate.mean().item(),
             "unlearn/forget_log_likelihood": log_likelihood.mean().item()}
 
     def value_suppression_term(self, forget_batch) -> Tuple[torch.Tensor, Dict[str, float]]:
         """TrajDeleter's forgetting: lower log pi(a_f | s) on D_f, down to its floor."""
-        log_likelihood = self.action_log_likelihood(forget_batch[0], forget_batch[2])
-        loss = F.relu(log_likelihood - self.likelihood_floor).mean()
+        excess, log_likelihood = self.likelihood_over_floor(forget_batch[0], forget_batch[2])
+        loss = excess.mean()
         return self.unlearn_cfg.actor_forget_weight * loss, {
             "unlearn/forget_log_likelihood": log_likelihood.mean().item()}
 
