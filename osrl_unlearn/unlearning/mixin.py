@@ -291,13 +291,29 @@ class UnlearningMixin:
         return self.forget_weight.value * cost_loss, {"unlearn/forget_cost_loss": cost_loss.item()}
 
     def actor_forget_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
-        """The safety-gated push of the policy off poisoned behaviour (see the objective)."""
+        """The safety-gated push of the policy off poisoned behaviour (see the objective).
+
+        The gate trusts the cost critic's verdict on the policy's action only on states
+        where that critic has already learnt the poisoned action is costly (Q_c(s, a_f)
+        at the floor): before, its verdict is the poisoned critic's. Without the wait, a
+        100,000-step BCQ-L's poisoned critic opened the gate on 1-10% of D_f states, whose
+        gradient, through Adam on a converged decoder, moved the policy by 0.12 of the
+        action bound within 100 steps; the critics followed it off D_k (retention ratio
+        12), the forget weight fell to its least and the agent stayed unsafe.
+        """
         observations, _, actions = forget_batch[:3]
         policy_actions = self.policy_actions(observations)
         policy_cost = self.cost_members(observations, policy_actions).min(0).values
         threshold = self.unlearn_cost_threshold
-        gate = (policy_cost.detach() > threshold).float() if self.unlearn_cfg.actor_gate \
-            else torch.ones_like(policy_cost)
+        if self.unlearn_cfg.actor_gate:
+            gate = policy_cost.detach() > threshold
+            if self.unlearn_cfg.cost_terms:  # else nothing teaches the cost critic
+                with torch.no_grad():
+                    learnt = self.cost_members(observations, actions).min(0).values >= self.cost_floor
+                gate = gate & learnt
+            gate = gate.float()
+        else:
+            gate = torch.ones_like(policy_cost)
         cost_excess = F.relu(policy_cost - threshold)
         loss = gated_actor_forget_loss(policy_actions, actions, gate,
                                        self.unlearn_cfg.away_margin, cost_excess)

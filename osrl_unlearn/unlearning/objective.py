@@ -9,10 +9,11 @@ step per part of the agent on the sum of its retention and forget terms:
        reward:  forget_weight * softplus(Q_r(s, a) - reward_reference)
        cost:    forget_weight * softplus(cost_threshold + cost_margin - Q_c(s, a))
    `reward_reference` is a percentile of Q_r over D_k taken before unlearning.
-3. Safety-gated actor unlearning on D_f states: where the cost critic still judges
-   the policy's action unsafe (Q_c(s, pi(s)) > cost_threshold), push pi(s) at least
-   `away_margin` away from the poisoned action a_f (a squared hinge on the distance)
-   and down the cost critic, to where it judges the action safe.
+3. Safety-gated actor unlearning on D_f states: where the cost critic has learnt the
+   poisoned action is costly (Q_c(s, a_f) at its floor) and still judges the policy's
+   action unsafe (Q_c(s, pi(s)) > cost_threshold), push pi(s) at least `away_margin`
+   away from the poisoned action a_f (a squared hinge on the distance) and down the
+   cost critic, to where it judges the action safe.
 4. The forget weight adapts: up while forget constraints are violated and retention
    (the D_k Bellman error of each critic relative to its level at the start; the worst
    of them counts) is within tolerance, down when retention degrades. The first
@@ -61,7 +62,8 @@ class UnlearnConfig:
     cost_margin: float = 0.5
     # lift the cost critic on D_f (false: the reward-only ablation)
     cost_terms: bool = True
-    # push the actor only where the cost critic judges its action unsafe (false: everywhere)
+    # push the actor only where the cost critic, once it has learnt a_f is costly there,
+    # judges the policy's action unsafe (false: everywhere)
     actor_gate: bool = True
     # weight of the actor forget term beside the actor's own loss
     actor_forget_weight: float = 1.0
