@@ -126,13 +126,14 @@ def test_bcql_actor_forget_term_moves_its_decoder_too(poisoned_runs):
     assert not torch.equal(with_term, without)
 
 
-def policy_after_one_alarmed_step(source, cost_margin: float, actor_forget_weight: float):
+def policy_after_one_alarmed_step(source, cost_margin: float, actor_forget_weight: float,
+                                  actor_gate_waits: bool = True):
     """BCQ-L's decoder and actor gate share after one Safe-RULE step past the warm-up, its
     cost critic read 1,000 higher so that it judges the policy unsafe on every D_f state;
     the critic terms off, so only the actor term can move the policy."""
     model, keep_batch, forget_batch = warmed_up_unlearner(source, UnlearnConfig(
         cost_margin=cost_margin, forget_weight=0.0, adaptive_forget_weight=False,
-        actor_forget_weight=actor_forget_weight))
+        actor_forget_weight=actor_forget_weight, actor_gate_waits=actor_gate_waits))
     cost_members = type(model).cost_members
     model.cost_members = lambda observations, actions: \
         cost_members(model, observations, actions) + 1_000.0
@@ -141,16 +142,18 @@ def policy_after_one_alarmed_step(source, cost_margin: float, actor_forget_weigh
     return decoder, metrics["unlearn/actor_gate_share"]
 
 
-def test_the_gate_waits_for_the_cost_critic_to_learn_the_poisoned_action(poisoned_runs):
-    """Judged unsafe everywhere, the policy is pushed only where the cost critic values
-    a_f at its floor: with the floor out of reach the actor term leaves the policy as
-    fine-tuning would; within reach it moves it."""
+def test_the_waiting_gate_waits_for_the_cost_critic_to_learn_the_poisoned_action(poisoned_runs):
+    """Judged unsafe everywhere, with `actor_gate_waits` the policy is pushed only where the
+    cost critic values a_f at its floor: with the floor out of reach the actor term leaves
+    the policy as fine-tuning would; within reach it moves it. The default gate does not wait."""
     source = poisoned_runs["bcql"]
     unmoved, _ = policy_after_one_alarmed_step(source, cost_margin=0.5, actor_forget_weight=0.0)
     waiting, waiting_share = policy_after_one_alarmed_step(source, 1e9, actor_forget_weight=1.0)
     learnt, learnt_share = policy_after_one_alarmed_step(source, 0.5, actor_forget_weight=1.0)
+    default, default_share = policy_after_one_alarmed_step(source, 1e9, 1.0, actor_gate_waits=False)
     assert waiting_share == 0.0 and torch.equal(waiting, unmoved)
     assert learnt_share == 1.0 and not torch.equal(learnt, unmoved)
+    assert default_share == 1.0 and not torch.equal(default, unmoved)
 
 
 def policy_after_a_strong_actor_term(source, policy_shift_tolerance: float):

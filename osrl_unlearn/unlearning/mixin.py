@@ -293,13 +293,13 @@ class UnlearningMixin:
     def actor_forget_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:
         """The safety-gated push of the policy off poisoned behaviour (see the objective).
 
-        The gate trusts the cost critic's verdict on the policy's action only on states
-        where that critic has already learnt the poisoned action is costly (Q_c(s, a_f)
-        at the floor): before, its verdict is the poisoned critic's. Without the wait, a
-        100,000-step BCQ-L's poisoned critic opened the gate on 1-10% of D_f states, whose
-        gradient, through Adam on a converged decoder, moved the policy by 0.12 of the
-        action bound within 100 steps; the critics followed it off D_k (retention ratio
-        12), the forget weight fell to its least and the agent stayed unsafe.
+        With `actor_gate_waits` the gate trusts the cost critic's verdict on the policy's
+        action only where that critic has already learnt the poisoned action is costly
+        (Q_c(s, a_f) at the floor). Without the wait, a 100,000-step BCQ-L's poisoned
+        critic opened the gate on 1-10% of D_f states, whose gradient, through Adam on a
+        converged decoder, moved the policy by 0.12 of the action bound within 100 steps;
+        the critics followed it off D_k (retention ratio 12), the forget weight fell to
+        its least and the agent stayed unsafe.
         """
         observations, _, actions = forget_batch[:3]
         policy_actions = self.policy_actions(observations)
@@ -307,7 +307,7 @@ class UnlearningMixin:
         threshold = self.unlearn_cost_threshold
         if self.unlearn_cfg.actor_gate:
             gate = policy_cost.detach() > threshold
-            if self.unlearn_cfg.cost_terms:  # else nothing teaches the cost critic
+            if self.unlearn_cfg.actor_gate_waits and self.unlearn_cfg.cost_terms:
                 with torch.no_grad():
                     learnt = self.cost_members(observations, actions).min(0).values >= self.cost_floor
                 gate = gate & learnt

@@ -9,11 +9,12 @@ step per part of the agent on the sum of its retention and forget terms:
        reward:  forget_weight * softplus(Q_r(s, a) - reward_reference)
        cost:    forget_weight * softplus(cost_threshold + cost_margin - Q_c(s, a))
    `reward_reference` is a percentile of Q_r over D_k taken before unlearning.
-3. Safety-gated actor unlearning on D_f states: where the cost critic has learnt the
-   poisoned action is costly (Q_c(s, a_f) at its floor) and still judges the policy's
-   action unsafe (Q_c(s, pi(s)) > cost_threshold), push pi(s) at least `away_margin`
-   away from the poisoned action a_f (a squared hinge on the distance) and down the
-   cost critic, to where it judges the action safe.
+3. Safety-gated actor unlearning on D_f states: where the cost critic still judges
+   the policy's action unsafe (Q_c(s, pi(s)) > cost_threshold), push pi(s) at least
+   `away_margin` away from the poisoned action a_f (a squared hinge on the distance)
+   and down the cost critic, to where it judges the action safe. With
+   `actor_gate_waits`, only where that critic has already learnt the poisoned action is
+   costly (Q_c(s, a_f) at its floor).
 4. The forget weight adapts: up while forget constraints are violated and retention
    (the D_k Bellman error of each critic relative to its level at the start; the worst
    of them counts) is within tolerance, down when retention degrades. The first
@@ -62,9 +63,11 @@ class UnlearnConfig:
     cost_margin: float = 0.5
     # lift the cost critic on D_f (false: the reward-only ablation)
     cost_terms: bool = True
-    # push the actor only where the cost critic, once it has learnt a_f is costly there,
-    # judges the policy's action unsafe (false: everywhere)
+    # push the actor only where the cost critic judges its action unsafe (false: everywhere)
     actor_gate: bool = True
+    # ...and only once the cost critic values a_f at its floor there (made BCQ-L trained
+    # 100,000 steps safe; at 10,000 steps it cost BallRun BCQ-L and CarRun BEAR-L: results/scale)
+    actor_gate_waits: bool = False
     # weight of the actor forget term beside the actor's own loss
     actor_forget_weight: float = 1.0
     # distance in action space the policy keeps from poisoned actions where the gate is on
