@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from osrl_unlearn.data.datasets import Dataset
 from osrl_unlearn.unlearning.objective import (
-    AdaptiveForgetWeight, PolicyRetentionGuard, UnlearnConfig, cost_forget_loss,
+    AdaptiveForgetWeight, PolicyRetentionGuard, UnlearnConfig, cost_at_floor, cost_forget_loss,
     forget_constraints_met, gated_actor_forget_loss, reward_forget_loss
 )
 
@@ -305,15 +305,13 @@ class UnlearningMixin:
         policy_actions = self.policy_actions(observations)
         policy_cost = self.cost_members(observations, policy_actions).min(0).values
         threshold = self.unlearn_cost_threshold
-        if self.unlearn_cfg.actor_gate:
-            gate = policy_cost.detach() > threshold
-            if self.unlearn_cfg.actor_gate_waits and self.unlearn_cfg.cost_terms:
-                with torch.no_grad():
-                    learnt = self.cost_members(observations, actions).min(0).values >= self.cost_floor
-                gate = gate & learnt
-            gate = gate.float()
-        else:
-            gate = torch.ones_like(policy_cost)
+        gate = policy_cost.detach() > threshold if self.unlearn_cfg.actor_gate \
+            else torch.ones_like(policy_cost, dtype=torch.bool)
+        if self.unlearn_cfg.actor_gate and self.unlearn_cfg.actor_gate_waits \
+                and self.unlearn_cfg.cost_terms:
+            with torch.no_grad():
+                gate = gate & cost_at_floor(self.cost_members(observations, actions), self.cost_floor)
+        gate = gate.float()
         cost_excess = F.relu(policy_cost - threshold)
         loss = gated_actor_forget_loss(policy_actions, actions, gate,
                                        self.unlearn_cfg.away_margin, cost_excess)
@@ -347,7 +345,7 @@ class UnlearningMixin:
                                      self.cost_floor, cost_terms)
         return {
             "forget_satisfied": met.float().mean().item(),
-            "forget_cost_at_floor": (cost_values.min(0).values >= self.cost_floor).float().mean().item(),
+            "forget_cost_at_floor": cost_at_floor(cost_values, self.cost_floor).float().mean().item(),
             "forget_reward_under_reference": (reward_values.max(0).values
                                               <= self.reward_reference).float().mean().item(),
             "forget_mean_q_reward": reward_values.min(0).values.mean().item(),

@@ -113,6 +113,11 @@ def cost_forget_loss(cost_values: torch.Tensor, cost_floor: float) -> torch.Tens
     return F.softplus(cost_floor - cost_values).mean()
 
 
+def cost_at_floor(cost_values: torch.Tensor, cost_floor: float) -> torch.Tensor:
+    """Per forget transition: does the weakest cost member value it at the floor? [batch] bool."""
+    return cost_values.min(0).values >= cost_floor
+
+
 def forget_constraints_met(
     reward_values: torch.Tensor, cost_values: torch.Tensor, reward_reference: float,
     cost_floor: float, cost_terms: bool = True
@@ -120,7 +125,7 @@ def forget_constraints_met(
     """Per forget transition: do the weakest members meet the constraints? [batch] bool."""
     met = reward_values.max(0).values <= reward_reference
     if cost_terms:
-        met = met & (cost_values.min(0).values >= cost_floor)
+        met = met & cost_at_floor(cost_values, cost_floor)
     return met
 
 
