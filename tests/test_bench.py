@@ -47,6 +47,19 @@ def test_grid_writes_one_row_per_result_and_a_crash_stays_in_its_row(finished_gr
     assert rows["finetune"]["checkpoint"] == "model_best.pt"  # the offline pick
 
 
+def test_rows_say_which_code_and_which_unlearning_settings_made_them(finished_grid):
+    import subprocess
+
+    _, _, results = finished_grid
+    rows = {row["method"]: row for row in read_rows(results)}
+    assert rows["finetune"]["unlearning"] == {"method": "finetune", "steps": 4,
+                                              "stop_after_saves": 2}
+    head = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True)
+    if head.returncode == 0:  # a git checkout: the row names its commit
+        assert rows["poisoned"]["code"].split("+")[0] == head.stdout.strip()
+
+
 def test_rerun_skips_finished_rows_and_reuses_finished_runs(finished_grid):
     folder, grid, results = finished_grid
     lines = results.read_text().splitlines()

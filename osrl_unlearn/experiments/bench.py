@@ -20,9 +20,10 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import time
 import traceback
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -338,7 +339,27 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
             # recall and precision of a forget set that is not the true one (None: it is)
             "forget_split": summary.get("forget_split"),
             # an imperfect forget set changes D_k: a retrain row is then not a clean agent
-            "forget_recall": ucfg.forget_recall, "forget_precision": ucfg.forget_precision}
+            "forget_recall": ucfg.forget_recall, "forget_precision": ucfg.forget_precision,
+            # the unlearning settings that differ from UnlearnConfig's defaults
+            "unlearning": {name: value for name, value in asdict(ucfg).items()
+                           if value != getattr(UnlearnConfig, name, None)}}
+
+
+def code_version() -> Optional[str]:
+    """The commit of the osrl_unlearn code that makes a row, "+changes" when its files
+    differ from it (None outside a git checkout): rows outlive the runs they came from."""
+    package = Path(__file__).resolve().parents[1]
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", "-C", str(package), *arguments], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--", ".")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+changes" if changed else "")
 
 
 def cell_rows(cell: Cell, grid: GridConfig, methods: Sequence[str]) -> Iterator[Dict[str, Any]]:
@@ -352,7 +373,8 @@ def cell_rows(cell: Cell, grid: GridConfig, methods: Sequence[str]) -> Iterator[
     failure: Optional[str] = None
     for method in methods:
         row = {**dict(zip(ROW_KEY, cell.key(method))), "dataset": cell.dataset_id,
-               "train_steps": grid.train_steps, "unlearn_steps": grid.unlearn_steps}
+               "train_steps": grid.train_steps, "unlearn_steps": grid.unlearn_steps,
+               "code": code_version()}
         started = time.perf_counter()
         try:
             if failure is not None:
