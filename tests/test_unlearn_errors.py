@@ -35,10 +35,15 @@ def test_negative_stop_after_saves(poisoned_runs):
     assert_one_error_line(result, "--unlearning.stop_after_saves must be 0")
 
 
-def test_retention_never_measured(poisoned_runs):
+@pytest.mark.parametrize("name, value, message", [
+    ("retention_every", "0", "must be at least 1"), ("save_every", "0", "must be at least 1"),
+    ("retention_tolerance", "-0.5", "must be above 0"),
+    ("policy_shift_tolerance", "0", "must be above 0"),
+])
+def test_a_setting_out_of_range(poisoned_runs, name, value, message):
     result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,
-                     "--unlearning.retention_every", "0")
-    assert_one_error_line(result, "--unlearning.retention_every must be at least 1")
+                     f"--unlearning.{name}", value)
+    assert_one_error_line(result, f"--unlearning.{name} {message}")
 
 
 def test_checkpoint_of_another_algorithm(poisoned_runs, tmp_path):

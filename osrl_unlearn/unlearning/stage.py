@@ -256,8 +256,12 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                              "forget_recall and forget_precision at 1")
     if ucfg.stop_after_saves < 0:
         raise UserInputError(f"--unlearning.stop_after_saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
-    if ucfg.retention_every < 1:
-        raise UserInputError(f"--unlearning.retention_every must be at least 1, got {ucfg.retention_every}")
+    for name in ("steps", "save_every", "retention_every"):
+        if getattr(ucfg, name) < 1:
+            raise UserInputError(f"--unlearning.{name} must be at least 1, got {getattr(ucfg, name)}")
+    for name in ("retention_tolerance", "policy_shift_tolerance"):
+        if not getattr(ucfg, name) > 0:
+            raise UserInputError(f"--unlearning.{name} must be above 0, got {getattr(ucfg, name)}")
     source = Path(source)
     if not source.exists():
         raise UserInputError(f"run not found: {source}")
