@@ -100,40 +100,15 @@ def test_a_run_saved_by_an_older_version_is_refused_on_resume(poisoned_runs, tmp
 
 
 def test_stop_after_saves_ends_the_run_once_no_save_beats_model_best(poisoned_runs, tmp_path):
-    """Replaying the logged saves through the ranking must end where the run ended."""
     import json
 
     from osrl_unlearn.runs import read_progress
-    from osrl_unlearn.unlearning.stage import counts_as_stale, offline_rank
 
     cfg = UnlearnConfig(steps=60, save_every=10, stop_after_saves=2)
     out = unlearn(poisoned_runs["bcql"], FORGET_ID, cfg, out=str(tmp_path / "stop"), progress=False)
     summary = json.loads((out / "unlearn_summary.json").read_text())
-    best_rank, best_step, stale, stop = None, None, 0, cfg.steps
-    for step, row in sorted(read_progress(out / "progress.txt").items()):
-        rank = offline_rank(row["forget_satisfied"], row["retention_ratio"], row["policy_shift"], cfg)
-        if best_rank is None or rank > best_rank:
-            best_rank, best_step, stale = rank, step, 0
-        elif counts_as_stale(rank, best_rank):
-            stale += 1
-        if stale >= cfg.stop_after_saves:
-            stop = step
-            break
-    assert (summary["steps_run"], summary["best_step"]) == (stop, best_step)
+    assert summary["steps_run"] == min(cfg.steps, summary["best_step"] + 2 * cfg.save_every)
     assert max(read_progress(out / "progress.txt")) == summary["steps_run"]
-
-
-def test_a_save_mid_correction_does_not_count_toward_the_early_stop():
-    """While model_best retains D_k, a save over the retention tolerance is not stale;
-    once no save retains, every save counts."""
-    from osrl_unlearn.unlearning.stage import counts_as_stale, offline_rank
-
-    cfg = UnlearnConfig(retention_tolerance=1.0)
-    retaining_best = offline_rank(0.05, 1.5, 0.05, cfg)
-    assert not counts_as_stale(offline_rank(0.2, 2.1, 0.05, cfg), retaining_best)
-    assert counts_as_stale(offline_rank(0.01, 1.8, 0.05, cfg), retaining_best)
-    closest_best = offline_rank(0.1, 2.5, 0.05, cfg)  # no save retains
-    assert counts_as_stale(offline_rank(0.9, 3.0, 0.05, cfg), closest_best)
 
 
 def test_a_save_that_retains_outranks_every_save_that_does_not():

@@ -15,8 +15,7 @@ saved steps that retain D_k (Bellman errors of both critics, COptiDICE: nu's, wi
 D_k (shift within `policy_shift_tolerance`) first, the one meeting the forget
 constraints on the most D_f transitions. Steps that do not retain D_k rank below them
 all, closest to retaining first. With `stop_after_saves` N the run ends once N saves in
-a row have not beaten model_best; while model_best retains D_k, a later save that does
-not is mid-correction (the forget weight is being brought down) and is not counted.
+a row have not beaten model_best.
 
 Unlearning continues from the source's optimizer states and Lagrange multipliers when
 training saved them beside its checkpoint (runs trained through this project). A run
@@ -57,9 +56,8 @@ STATE_FILE = "unlearn_state.pt"
 # Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
 # (2: retention levels of both critics; 3: multipliers by name, python's random state;
 # 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`;
-# 5: the actor term's collapse guard; 6: `offline_rank` replaced a score, kept as best_rank;
-# 7: the early stop's count of stale saves).
-STATE_VERSION = 7
+# 5: the actor term's collapse guard; 6: `offline_rank` replaced a score, kept as best_rank).
+STATE_VERSION = 6
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -209,18 +207,6 @@ def offline_rank(forget_satisfied: float, retention_ratio: float, policy_shift: 
     return retains, steady, float(forget_satisfied if retains else -retention_ratio)
 
 
-def counts_as_stale(rank: Tuple[bool, bool, float], best_rank: Tuple[bool, bool, float]) -> bool:
-    """Whether a save that did not beat model_best counts toward the early stop.
-
-    Not while model_best retains D_k and this save does not: the forget weight is then
-    being brought down and the critics back to D_k, and stopping there ended BallRun
-    BCQ-L runs at their first, barely-forgetting save with the safe ones still ahead
-    (results/early-stop/). Runs where no save retains count every save, as before.
-    """
-    retains, best_retains = rank[0], best_rank[0]
-    return retains or not best_retains
-
-
 def resumable(target: Path) -> bool:
     """Whether `target` holds an unlearning run this version can resume (its state saved
     by this osrl-unlearn's state format)."""
@@ -306,7 +292,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     batch_cfg = replace(run_cfg, batch_size=ucfg.batch_size or run_cfg.batch_size)
     keep_stream = sampled_batches(keep, batch_cfg, adapter)
     forget_stream = sampled_batches(forget_set, batch_cfg, adapter)
-    start, best_rank, elapsed, best_step, stale_saves = 0, None, 0.0, None, 0
+    start, best_rank, elapsed, best_step = 0, None, 0.0, None
     if resume:
         saved = torch.load(target / "checkpoint" / STATE_FILE, weights_only=False)
         if saved.get("version") != STATE_VERSION:
@@ -320,7 +306,6 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         model.reward_reference = saved["reward_reference"]
         start, best_rank, elapsed = saved["step"], saved["best_rank"], saved["elapsed_s"]
         best_step, carried = saved["best_step"], saved["carried_state"]
-        stale_saves = saved["stale_saves"]
         set_random_state(saved)
     else:
         carried = carry_training_state(model, adapter, checkpoint, keep_stream,
@@ -354,13 +339,11 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             checkpoint_state = {"model_state": model.state_dict()}
             torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
             if best_rank is None or rank > best_rank:
-                best_rank, best_step, stale_saves = rank, step + 1, 0
+                best_rank, best_step = rank, step + 1
                 torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
-            elif counts_as_stale(rank, best_rank):
-                stale_saves += 1
             torch.save({
                 "version": STATE_VERSION, "step": step + 1, "best_rank": best_rank,
-                "best_step": best_step, "stale_saves": stale_saves, "elapsed_s": elapsed,
+                "best_step": best_step, "elapsed_s": elapsed,
                 "reward_reference": model.reward_reference,
                 "forget_weight": model.forget_weight.state_dict(),
                 "policy_guard": model.policy_guard.state_dict(),
@@ -368,8 +351,9 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                 "carried_state": carried, **random_state(),
             }, target / "checkpoint" / STATE_FILE)
             steps_run = step + 1
-            if ucfg.stop_after_saves and stale_saves >= ucfg.stop_after_saves:
-                break  # `stop_after_saves` saves that count have not beaten model_best
+            if ucfg.stop_after_saves and \
+                    steps_run - best_step >= ucfg.stop_after_saves * ucfg.save_every:
+                break  # no later save has beaten model_best for `stop_after_saves` saves
 
     final = model.forget_report(forget_scaled, cost_terms=judge_cost)
     summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
