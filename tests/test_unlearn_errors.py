@@ -37,7 +37,7 @@ def test_negative_stop_after_saves(poisoned_runs):
 
 @pytest.mark.parametrize("name, value, message", [
     ("retention_every", "0", "must be at least 1"), ("save_every", "0", "must be at least 1"),
-    ("retention_tolerance", "-0.5", "must be above 0"),
+    ("retention_tolerance", "-1", "must be above -1"),
     ("policy_shift_tolerance", "0", "must be above 0"),
 ])
 def test_a_setting_out_of_range(poisoned_runs, name, value, message):

@@ -245,9 +245,10 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     for name in ("steps", "save_every", "retention_every"):
         if getattr(ucfg, name) < 1:
             raise UserInputError(f"--unlearning.{name} must be at least 1, got {getattr(ucfg, name)}")
-    for name in ("retention_tolerance", "policy_shift_tolerance"):
-        if not getattr(ucfg, name) > 0:
-            raise UserInputError(f"--unlearning.{name} must be above 0, got {getattr(ucfg, name)}")
+    # a negative retention tolerance asks the Bellman errors to fall; -1 or less, below zero
+    for name, least in (("retention_tolerance", -1.0), ("policy_shift_tolerance", 0.0)):
+        if not getattr(ucfg, name) > least:
+            raise UserInputError(f"--unlearning.{name} must be above {least:g}, got {getattr(ucfg, name)}")
     source = Path(source)
     if not source.exists():
         raise UserInputError(f"run not found: {source}")
