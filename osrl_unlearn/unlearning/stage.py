@@ -245,7 +245,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     for name in ("steps", "save_every", "retention_every"):
         if getattr(ucfg, name) < 1:
             raise UserInputError(f"--unlearning.{name} must be at least 1, got {getattr(ucfg, name)}")
-    # a negative retention tolerance asks the Bellman errors to fall; -1 or less, below zero
+    # a negative retention tolerance asks the Bellman errors to fall; at -1, to zero
     for name, least in (("retention_tolerance", -1.0), ("policy_shift_tolerance", 0.0)):
         if not getattr(ucfg, name) > least:
             raise UserInputError(f"--unlearning.{name} must be above {least:g}, got {getattr(ucfg, name)}")
