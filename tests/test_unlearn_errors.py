@@ -37,6 +37,7 @@ def test_negative_stop_after_saves(poisoned_runs):
 
 @pytest.mark.parametrize("name, value, message", [
     ("retention_every", "0", "must be at least 1"), ("save_every", "0", "must be at least 1"),
+    ("steps", "0", "must be at least 1"),
     ("retention_tolerance", "-1", "must be above -1"),
     ("policy_shift_tolerance", "0", "must be above 0"),
 ])

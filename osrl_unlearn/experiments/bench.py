@@ -16,6 +16,7 @@ per (task, algorithm, seed) serves them all; it is found by a digest of D_k's ar
 so an attack whose D_k differs gets its own.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -345,9 +346,11 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
                            if value != getattr(UnlearnConfig, name, None)}}
 
 
+@functools.lru_cache(maxsize=None)
 def code_version() -> Optional[str]:
     """The commit of the osrl_unlearn code that makes a row, "+changes" when its files
-    differ from it (None outside a git checkout): rows outlive the runs they came from."""
+    differ from it (None outside a git checkout): rows outlive the runs they came from.
+    Asked once per process: the code a process runs is what it imported."""
     package = Path(__file__).resolve().parents[1]
 
     def git(*arguments: str) -> str:
