@@ -15,20 +15,18 @@ from osrl_unlearn.runs import load_run, training_state_path
 from osrl_unlearn.training import batches
 from osrl_unlearn.unlearning.objective import UnlearnConfig
 from osrl_unlearn.unlearning.stage import (
-    build_unlearner, calibrate_shift_tolerance, carry_training_state, multiplier_values,
-    resolve_forget, unlearn
+    build_unlearner, carry_training_state, multiplier_values, resolve_forget, unlearn
 )
 
 FORGET_ID = "OfflineBallRun-Generated-MaxCost15-v0"
 
 
-def unlearner(run, method="safe-rule", **settings):
+def unlearner(run, method="safe-rule"):
     """The run's unlearnable agent, its adapter, its checkpoint and a D_k batch stream."""
     cfg, _, adapter, state, checkpoint = load_run(run, best=False)
     keep, _ = datasets.split_keep_forget(*resolve_forget(FORGET_ID, cfg))
     env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
-    model = build_unlearner(cfg, adapter, env, keep, UnlearnConfig(method=method, **settings),
-                            state, run)
+    model = build_unlearner(cfg, adapter, env, keep, UnlearnConfig(method=method), state, run)
     return model, adapter, checkpoint, batches(keep, cfg, adapter)
 
 
@@ -82,31 +80,6 @@ def test_without_saved_state_only_the_multipliers_are_re_estimated(poisoned_runs
         assert multiplier_values(model, adapter.MULTIPLIERS) != before
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_the_shift_probe_puts_the_agent_back_and_widens_only_a_tighter_tolerance(
-        poisoned_runs, algorithm):
-    model, adapter, checkpoint, stream = unlearner(poisoned_runs[algorithm],
-                                                   policy_shift_tolerance=1e-6)
-    carry_training_state(model, adapter, checkpoint, stream, warmup_steps=0, progress=False)
-    weights = {key: value.clone() for key, value in model.state_dict().items()}
-    parts = [getattr(model, name).state_dict() for name in adapter.OPTIMIZERS] + \
-        [getattr(model, name) for name in adapter.MULTIPLIERS]
-    before = [tensor.clone() for tensor in flat(parts)]
-    generator = torch.get_rng_state()
-    calibration = calibrate_shift_tolerance(model, adapter, stream, steps=20, progress=False)
-    assert calibration["finetuning_shift"] > 0  # fine-tuning moved the policy...
-    assert model.policy_guard.tolerance == calibration["tolerance"] == \
-        pytest.approx(1.25 * calibration["finetuning_shift"])  # ...and the tolerance with it
-    assert all(torch.equal(weights[key], value) for key, value in model.state_dict().items())
-    parts = [getattr(model, name).state_dict() for name in adapter.OPTIMIZERS] + \
-        [getattr(model, name) for name in adapter.MULTIPLIERS]
-    after = flat(parts)
-    assert len(after) == len(before) and all(torch.equal(a, b) for a, b in zip(after, before))
-    assert torch.equal(torch.get_rng_state(), generator)
-    model.policy_guard.cfg = UnlearnConfig(policy_shift_tolerance=100.0)
-    assert model.policy_guard.calibrate(calibration["finetuning_shift"]) == 100.0
-
-
 def test_a_run_without_saved_state_still_unlearns(poisoned_runs, tmp_path):
     run = tmp_path / "osrl-run"
     shutil.copytree(poisoned_runs["cpq"], run)
@@ -125,8 +98,7 @@ def test_a_run_without_saved_state_still_unlearns(poisoned_runs, tmp_path):
 def test_an_interrupted_run_resumed_ends_as_one_that_ran_straight_through(poisoned_runs,
                                                                           tmp_path, algorithm):
     """Forget terms active from step 5; the interruption falls at step 20 of 30."""
-    settings = dict(save_every=10, retention_warmup=5, forget_weight=5.0, shift_calibration_steps=10,
-                    policy_shift_tolerance=1e-3)  # the probe's tolerance is what binds
+    settings = dict(save_every=10, retention_warmup=5, forget_weight=5.0)
     straight = unlearn(poisoned_runs[algorithm], FORGET_ID, UnlearnConfig(steps=30, **settings),
                        out=str(tmp_path / "straight"), progress=False)
     resumed = tmp_path / "resumed"

@@ -40,8 +40,6 @@ def test_negative_stop_after_saves(poisoned_runs):
     ("steps", "0", "must be at least 1"),
     ("retention_tolerance", "-1", "must be above -1"),
     ("policy_shift_tolerance", "0", "must be above 0"),
-    ("shift_calibration_steps", "-1", "must be 0 (off) or more"),
-    ("shift_calibration_margin", "0", "must be above 0"),
 ])
 def test_a_setting_out_of_range(poisoned_runs, name, value, message):
     result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,

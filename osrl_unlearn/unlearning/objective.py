@@ -21,12 +21,10 @@ step per part of the agent on the sum of its retention and forget terms:
    `retention_warmup` steps retain only, and their Bellman errors are those levels.
 5. The actor term is guarded by the policy's own retention: how far the policy's
    actions on D_k states have moved from the source policy's. While the shift is over
-   its tolerance the actor term is scaled down, so forgetting cannot buy safety by
-   making the agent stand still (the actor term alone moved a CarCircle agent's actions
-   on clean states by 0.41 of the action bound, into creeping, where retraining moved
-   them by 0.065: results/collapse/). The tolerance is `policy_shift_tolerance`, or,
-   where the algorithm's own training on D_k moves its policy further (BEAR-L), a
-   margin over the shift a fine-tuning probe of `shift_calibration_steps` causes.
+   `policy_shift_tolerance` the actor term is scaled down, so forgetting cannot buy
+   safety by making the agent stand still (the actor term alone moved a CarCircle
+   agent's actions on clean states by 0.41 of the action bound, into creeping, where
+   retraining moved them by 0.065: results/collapse/).
 """
 
 from dataclasses import dataclass
@@ -95,12 +93,6 @@ class UnlearnConfig:
     # dimension, fraction of the action bound) before the actor term is scaled down (and a
     # save past it is not chosen as best)
     policy_shift_tolerance: float = 0.15
-    # fine-tuning steps probed (then undone) before Safe-RULE, to measure how far the
-    # algorithm's own training on D_k moves its policy (BEAR-L's: 0.36 of the bound in 1,000
-    # steps, BCQ-L's 0.06); the guard's tolerance becomes the larger of
-    # policy_shift_tolerance and shift_calibration_margin x that shift (0: no probe)
-    shift_calibration_steps: int = 0
-    shift_calibration_margin: float = 1.25
     # steps re-estimating the multipliers of a run without saved training state (unmodified OSRL)
     multiplier_warmup: int = 200
     # TrajDeleter: its forgetting phase as a fraction of the steps
@@ -168,25 +160,14 @@ class PolicyRetentionGuard:
     D_k retention sample, averaged exponentially like the Bellman errors. Retraining
     moves a policy little there (CarCircle BCQ-L: 0.065 of the bound) while an actor
     term that has made the agent stand still moves it far (0.41). The scale falls by
-    `forget_weight_rate` per step while the shift is over the tolerance and recovers
-    towards 1 once it is inside three quarters of it. The tolerance is
-    `policy_shift_tolerance` unless `calibrate` has measured that fine-tuning alone
-    moves the policy further.
+    `forget_weight_rate` per step while the shift is over `policy_shift_tolerance`
+    and recovers towards 1 once it is inside three quarters of it.
     """
 
     def __init__(self, cfg: UnlearnConfig):
         self.cfg = cfg
         self.scale = 1.0
         self.shift = 0.0
-        self.tolerance = cfg.policy_shift_tolerance
-
-    def calibrate(self, finetuning_shift: float) -> float:
-        """Widen the tolerance to a margin over the shift fine-tuning alone causes, so that
-        the guard holds back forgetting's own drift, not the algorithm's (BEAR-L's policy
-        moves 0.36 of the bound in 1,000 steps of its own training on D_k)."""
-        self.tolerance = max(self.cfg.policy_shift_tolerance,
-                             self.cfg.shift_calibration_margin * finetuning_shift)
-        return self.tolerance
 
     def observe(self, shift: float, steps: int = 1) -> None:
         """Take one measurement of the shift, `steps` steps after the last."""
@@ -194,7 +175,7 @@ class PolicyRetentionGuard:
         self.shift = kept * self.shift + (1.0 - kept) * shift
 
     def update(self) -> float:
-        rate, tolerance = self.cfg.forget_weight_rate, self.tolerance
+        rate, tolerance = self.cfg.forget_weight_rate, self.cfg.policy_shift_tolerance
         if self.shift > tolerance:
             self.scale = max(self.scale * (1.0 - rate), 1e-3)
         elif self.shift <= 0.75 * tolerance:
@@ -202,10 +183,10 @@ class PolicyRetentionGuard:
         return self.scale
 
     def state_dict(self) -> dict:
-        return {"scale": self.scale, "shift": self.shift, "tolerance": self.tolerance}
+        return {"scale": self.scale, "shift": self.shift}
 
     def load_state_dict(self, state: dict) -> None:
-        self.scale, self.shift, self.tolerance = state["scale"], state["shift"], state["tolerance"]
+        self.scale, self.shift = state["scale"], state["shift"]
 
 
 class AdaptiveForgetWeight:

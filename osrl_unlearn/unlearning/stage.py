@@ -12,7 +12,7 @@
 `model_best.pt` is chosen offline, without the environment (`offline_rank`): among
 saved steps that retain D_k (Bellman errors of both critics, COptiDICE: nu's, within
 `retention_tolerance` of their starting levels), those whose policy stayed steady on
-D_k (shift within the actor guard's tolerance) first, the one meeting the forget
+D_k (shift within `policy_shift_tolerance`) first, the one meeting the forget
 constraints on the most D_f transitions. Steps that do not retain D_k rank below them
 all, closest to retaining first. With `stop_after_saves` N the run ends once N saves in
 a row have not beaten model_best.
@@ -56,9 +56,8 @@ STATE_FILE = "unlearn_state.pt"
 # Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
 # (2: retention levels of both critics; 3: multipliers by name, python's random state;
 # 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`;
-# 5: the actor term's collapse guard; 6: `offline_rank` replaced a score, kept as best_rank;
-# 7: the guard's tolerance, calibrated by a fine-tuning probe).
-STATE_VERSION = 7
+# 5: the actor term's collapse guard; 6: `offline_rank` replaced a score, kept as best_rank).
+STATE_VERSION = 6
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -192,45 +191,19 @@ def carry_training_state(model, adapter, checkpoint: Path, keep_stream, warmup_s
             **multiplier_values(model, adapter.MULTIPLIERS)}
 
 
-def calibrate_shift_tolerance(model, adapter, keep_stream, steps: int,
-                              progress: bool = True) -> dict:
-    """Measure how far `steps` of the algorithm's own training on D_k move its policy, and
-    widen the actor guard's tolerance to a margin over that (`PolicyRetentionGuard.calibrate`).
-
-    The probe runs on the agent itself and then puts back everything it moved (weights,
-    optimizer states, multipliers, random generators), so unlearning starts from where
-    it would have started without it and draws the same batches.
-    """
-    weights = copy.deepcopy(model.state_dict())
-    carried = copy.deepcopy(training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS))
-    generators = random_state()
-    for _ in trange(steps, desc="Measuring fine-tuning's policy shift", leave=False,
-                    disable=not progress):
-        model.retain_step(next(keep_stream))
-    shift = model.keep_policy_shift()
-    model.load_state_dict(weights)
-    load_training_state(model, carried)
-    set_random_state(generators)
-    return {"steps": steps, "finetuning_shift": shift,
-            "tolerance": model.policy_guard.calibrate(shift)}
-
-
 def offline_rank(forget_satisfied: float, retention_ratio: float, policy_shift: float,
-                 ucfg: UnlearnConfig, shift_tolerance: Optional[float] = None
-                 ) -> Tuple[bool, bool, float]:
+                 ucfg: UnlearnConfig) -> Tuple[bool, bool, float]:
     """How a save ranks for model_best, without the environment (higher is better).
 
     First whether it retains D_k (Bellman errors within `retention_tolerance` of their
     starting levels), then whether the policy is steady on D_k (shift within
-    `shift_tolerance`, by default `policy_shift_tolerance`), then, if it retains, its
-    share of D_f transitions meeting the forget constraints, and if not, how close it is
-    to retaining. Ranking saves that
+    `policy_shift_tolerance`), then, if it retains, its share of D_f transitions meeting
+    the forget constraints, and if not, how close it is to retaining. Ranking saves that
     do not retain by what they forgot picked a COptiDICE agent's first save, still
     unsafe, while its later saves, as far over the tolerance but recovering, were safe.
     """
     retains = bool(retention_ratio <= 1.0 + ucfg.retention_tolerance)  # plain types: JSON
-    tolerance = ucfg.policy_shift_tolerance if shift_tolerance is None else shift_tolerance
-    steady = bool(policy_shift <= tolerance)
+    steady = bool(policy_shift <= ucfg.policy_shift_tolerance)
     return retains, steady, float(forget_satisfied if retains else -retention_ratio)
 
 
@@ -267,15 +240,13 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     if ucfg.detected_share is not None and (ucfg.forget_recall, ucfg.forget_precision) != (1.0, 1.0):
         raise UserInputError("--unlearning.detected_share picks the forget set itself: leave "
                              "forget_recall and forget_precision at 1")
-    for name in ("stop_after_saves", "shift_calibration_steps"):
-        if getattr(ucfg, name) < 0:
-            raise UserInputError(f"--unlearning.{name} must be 0 (off) or more, got {getattr(ucfg, name)}")
+    if ucfg.stop_after_saves < 0:
+        raise UserInputError(f"--unlearning.stop_after_saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
     for name in ("steps", "save_every", "retention_every"):
         if getattr(ucfg, name) < 1:
             raise UserInputError(f"--unlearning.{name} must be at least 1, got {getattr(ucfg, name)}")
     # a negative retention tolerance asks the Bellman errors to fall; at -1, to zero
-    for name, least in (("retention_tolerance", -1.0), ("policy_shift_tolerance", 0.0),
-                        ("shift_calibration_margin", 0.0)):
+    for name, least in (("retention_tolerance", -1.0), ("policy_shift_tolerance", 0.0)):
         if not getattr(ucfg, name) > least:
             raise UserInputError(f"--unlearning.{name} must be above {least:g}, got {getattr(ucfg, name)}")
     source = Path(source)
@@ -322,7 +293,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     batch_cfg = replace(run_cfg, batch_size=ucfg.batch_size or run_cfg.batch_size)
     keep_stream = sampled_batches(keep, batch_cfg, adapter)
     forget_stream = sampled_batches(forget_set, batch_cfg, adapter)
-    start, best_rank, elapsed, best_step, calibration = 0, None, 0.0, None, None
+    start, best_rank, elapsed, best_step = 0, None, 0.0, None
     if resume:
         saved = torch.load(target / "checkpoint" / STATE_FILE, weights_only=False)
         if saved.get("version") != STATE_VERSION:
@@ -336,17 +307,11 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         model.reward_reference = saved["reward_reference"]
         start, best_rank, elapsed = saved["step"], saved["best_rank"], saved["elapsed_s"]
         best_step, carried = saved["best_step"], saved["carried_state"]
-        calibration = saved["shift_calibration"]
         set_random_state(saved)
     else:
         carried = carry_training_state(model, adapter, checkpoint, keep_stream,
                                        ucfg.multiplier_warmup, progress)
         (target / "carried_state.json").write_text(json.dumps(carried, indent=2))
-        if ucfg.method == "safe-rule" and ucfg.shift_calibration_steps:
-            started = time.perf_counter()  # the probe is part of Safe-RULE's cost
-            calibration = calibrate_shift_tolerance(model, adapter, keep_stream,
-                                                    ucfg.shift_calibration_steps, progress)
-            elapsed = calibration["wall_time_s"] = time.perf_counter() - started
 
     log = ProgressLog(target / "progress.txt")
     with contextlib.redirect_stdout(io.StringIO()):  # its "log dir exists" note: it does
@@ -365,8 +330,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             report = model.forget_report(forget_scaled, cost_terms=judge_cost)
             retention = model.forget_weight.ratio
             shift = model.policy_guard.shift
-            rank = offline_rank(report["forget_satisfied"], retention, shift, ucfg,
-                                model.policy_guard.tolerance)
+            rank = offline_rank(report["forget_satisfied"], retention, shift, ucfg)
             logged = {**summary, **report, "retention_ratio": retention, "policy_shift": shift,
                       **multiplier_values(model, adapter.MULTIPLIERS), "wall_time_s": elapsed}
             log.write(step + 1, logged)
@@ -385,7 +349,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                 "forget_weight": model.forget_weight.state_dict(),
                 "policy_guard": model.policy_guard.state_dict(),
                 "agent": training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS),
-                "carried_state": carried, "shift_calibration": calibration, **random_state(),
+                "carried_state": carried, **random_state(),
             }, target / "checkpoint" / STATE_FILE)
             steps_run = step + 1
             if ucfg.stop_after_saves and \
@@ -397,7 +361,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                "wall_time_s": elapsed, "best_step": best_step, "best_rank": best_rank,
                "keep_transitions": len(keep["observations"]),
                "forget_transitions": len(forget_set["observations"]), "forget_split": split,
-               "carried_state": carried, "shift_calibration": calibration,
+               "carried_state": carried,
                "final_forget_report": final}
     (target / "unlearn_summary.json").write_text(json.dumps(summary, indent=2))
     return target
