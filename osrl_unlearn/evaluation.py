@@ -34,6 +34,13 @@ def make_eval_env(task: str, reward_scale: float, cost_limit: float):
     return env
 
 
+# what `evaluate_run` puts in a result, beside the task: a benchmark row copies these when
+# it reuses an evaluated run
+EVALUATION_KEYS = ("episodes", "reward", "cost", "normalized_reward", "normalized_reward_std",
+                   "normalized_cost", "normalized_cost_std", "safe", "episode_normalized_reward",
+                   "episode_normalized_cost", "run", "checkpoint")
+
+
 @torch.no_grad()
 def evaluate(trainer, env, episodes: int, reward_scale: float, cost_scale: float,
              progress: bool = True) -> Dict[str, object]:

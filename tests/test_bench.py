@@ -9,6 +9,7 @@ import yaml
 from conftest import TINY_NETWORKS, run_cli
 from osrl_unlearn.experiments.bench import load_grid, read_rows, run_grid
 from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.evaluation import EVALUATION_KEYS
 from osrl_unlearn.experiments.references import load_references_config, run_references
 from osrl_unlearn.experiments.report import write_report
 
@@ -43,6 +44,7 @@ def test_grid_writes_one_row_per_result_and_a_crash_stays_in_its_row(finished_gr
     for method in ("poisoned", "finetune", "retrain"):
         assert rows[method]["status"] == "ok"
         assert 0.0 <= rows[method]["normalized_cost"] and rows[method]["wall_time_s"] > 0
+    assert set(EVALUATION_KEYS) <= set(rows["poisoned"])
     assert rows["retrain"]["checkpoint"] == "model.pt"  # not OSRL's environment pick
     assert rows["finetune"]["checkpoint"] == "model_best.pt"  # the offline pick
 
@@ -198,7 +200,7 @@ def test_retraining_reuses_the_references_clean_agent_of_the_same_settings(ball_
                                 reuse_clean=[str(tmp_path / "clean.jsonl")]))
     retrain = [row for row in read_rows(run_grid(grid)) if row["method"] == "retrain"][0]
     assert retrain["status"] == "ok" and retrain["run"] == clean["run"]
-    assert retrain["normalized_cost"] == clean["normalized_cost"]
+    assert {key: retrain[key] for key in EVALUATION_KEYS} == {key: clean[key] for key in EVALUATION_KEYS}
     assert "clean agent of" in retrain["reused_from"]
     assert not list((tmp_path / "logs").glob("*-keep-*"))  # nothing trained for it
 

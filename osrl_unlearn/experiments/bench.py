@@ -39,10 +39,6 @@ from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
 
 POISONED = "poisoned"  # the method name of the row that evaluates the agent before unlearning
 ROW_KEY = ("task", "algorithm", "attack", "ratio", "seed", "method")
-# what an evaluation puts in a row (evaluation.evaluate_run), copied when a run is reused
-EVALUATION_KEYS = ("episodes", "reward", "cost", "normalized_reward", "normalized_reward_std",
-                   "normalized_cost", "normalized_cost_std", "safe", "episode_normalized_reward",
-                   "episode_normalized_cost", "run", "checkpoint")
 
 
 @dataclass
@@ -299,7 +295,7 @@ def reusable_clean_row(cell: Cell, grid: GridConfig, train_steps: int) -> Option
 
 def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[str, Any]:
     """Apply one method to the poisoned agent (or reuse its finished run) and evaluate it."""
-    from osrl_unlearn.evaluation import evaluate_run
+    from osrl_unlearn.evaluation import EVALUATION_KEYS, evaluate_run
     from osrl_unlearn.training import RESUME_FILE
     from osrl_unlearn.unlearning.stage import output_dir, resumable, unlearn
 
