@@ -82,6 +82,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_saves(args: argparse.Namespace) -> int:
+    from osrl_unlearn.evaluation import evaluate_saves
+
+    rows = evaluate_saves(Path(args.path), args.episodes, args.seed)
+    print("step\tretention ratio\tpolicy shift\tD_f forgotten\treward\tcost")
+    for row in rows:
+        offline = "\t".join("-" if row[key] is None else f"{row[key]:.3f}"
+                            for key in ("retention_ratio", "policy_shift", "forget_satisfied"))
+        print(f"{row['step']}{' (model_best)' if row['model_best'] else ''}\t{offline}\t"
+              f"{row['normalized_reward']:.3f}\t{row['normalized_cost']:.2f}"
+              f"{'' if row['safe'] else ' UNSAFE'}")
+    print(f"written: {Path(args.path) / 'saves.json'}")
+    return 0
+
+
 # Parsed by pyrallis, as OSRL's training scripts are: the unlearning options are
 # --unlearning.<field> here, in examples/train_*.py and in the patched OSRL scripts.
 @dataclass
@@ -331,6 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--last", action="store_true", help="use model.pt, not model_best.pt")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(run=_cmd_eval)
+
+    saves = commands.add_parser(
+        "saves", help="evaluate every save an unlearning run kept (--unlearning.keep_saves) "
+                      "beside what the offline choice of model_best saw of it")
+    saves.add_argument("--path", required=True, help="unlearning run directory")
+    saves.add_argument("--episodes", type=int, default=10)
+    saves.add_argument("--seed", type=int, default=0)
+    saves.set_defaults(run=_cmd_saves)
 
     # parsed by pyrallis in `main` (OSRL's spelling); listed here for `osrl-unlearn --help`
     commands.add_parser("unlearn", help="unlearn a forget set from an OSRL run "

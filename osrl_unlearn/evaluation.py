@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import gymnasium as gym
 import numpy as np
 import torch
 from dsrl.offline_env import OfflineEnvWrapper, wrap_env
 from fsrl.utils import DummyLogger
-from tqdm.auto import trange
+from tqdm.auto import tqdm, trange
 
-from osrl_unlearn.runs import load_run, load_weights
+from osrl_unlearn.errors import UserInputError
+from osrl_unlearn.runs import load_run, load_weights, read_progress
 from osrl_unlearn.data.tasks import import_dsrl
 from osrl_unlearn.safety import is_safe
 
@@ -34,6 +35,8 @@ def make_eval_env(task: str, reward_scale: float, cost_limit: float):
     return env
 
 
+# what the offline choice of model_best reads of each save (its progress.txt columns)
+OFFLINE_CHOICE_KEYS = ("retention_ratio", "policy_shift", "forget_satisfied")
 # what `evaluate_run` puts in a result, beside the task: a benchmark row copies these when
 # it reuses an evaluated run
 EVALUATION_KEYS = ("episodes", "reward", "cost", "normalized_reward", "normalized_reward_std",
@@ -80,9 +83,11 @@ def write_eval(run_dir: Path, result: Dict[str, object], checkpoint: str) -> Pat
     return out
 
 
-def evaluate_run(path: Path, episodes: int = 10, best: bool = True, seed: int = 0) -> Dict[str, object]:
-    """Evaluate a saved run in the simulator and store the result in the run."""
-    cfg, _, adapter, state, checkpoint = load_run(path, best)
+def evaluate_run(path: Path, episodes: int = 10, best: bool = True, seed: int = 0,
+                 checkpoint_name: Optional[str] = None) -> Dict[str, object]:
+    """Evaluate a saved run in the simulator and store the result in the run
+    (`checkpoint_name`: another checkpoint than model_best.pt / model.pt)."""
+    cfg, _, adapter, state, checkpoint = load_run(path, best, checkpoint_name)
     torch.manual_seed(seed)
     np.random.seed(seed)
     env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
@@ -93,3 +98,27 @@ def evaluate_run(path: Path, episodes: int = 10, best: bool = True, seed: int = 
     result.update(run=str(path), checkpoint=checkpoint.name, task=cfg.task)
     write_eval(Path(path), result, checkpoint.name)
     return result
+
+
+def evaluate_saves(path: Path, episodes: int = 10, seed: int = 0,
+                   progress: bool = True) -> List[Dict[str, object]]:
+    """Every save an unlearning run kept (`keep_saves`), evaluated in the simulator beside
+    what the offline choice saw of it, so the choice can be checked against the truth."""
+    path = Path(path)
+    steps = sorted(int(file.stem.split("_")[1]) for file in path.glob("checkpoint/model_*.pt")
+                   if file.stem.split("_")[1].isdigit())
+    if not steps:
+        raise UserInputError(f"{path} kept no saves: unlearn with --unlearning.keep_saves true")
+    logged = read_progress(path / "progress.txt")
+    summary = path / "unlearn_summary.json"
+    best_step = json.loads(summary.read_text())["best_step"] if summary.exists() else None
+    rows = []
+    for step in tqdm(steps, desc="Evaluating saves", disable=not progress):
+        result = evaluate_run(path, episodes, seed=seed, checkpoint_name=f"model_{step}.pt")
+        offline = logged.get(step, {})
+        rows.append({"step": step, "model_best": step == best_step,
+                     **{key: offline.get(key) for key in OFFLINE_CHOICE_KEYS},
+                     "normalized_reward": result["normalized_reward"],
+                     "normalized_cost": result["normalized_cost"], "safe": result["safe"]})
+    (path / "saves.json").write_text(json.dumps(rows, indent=2))
+    return rows

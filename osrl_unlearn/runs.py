@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import random
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -18,11 +18,12 @@ import torch
 from osrl_unlearn.errors import UserInputError
 
 
-def load_run(path: Path, best: bool = True):
+def load_run(path: Path, best: bool = True, checkpoint_name: Optional[str] = None):
     """A run's config (as the adapter's dataclass), adapter, checkpoint and its path.
 
     Reads with OSRL's own `load_config_and_model`; falls back to model.pt when a run
-    has no model_best.pt.
+    has no model_best.pt. `checkpoint_name` names another file of checkpoint/ (a save
+    kept by `keep_saves`).
     """
     from osrl.common.exp_util import load_config_and_model
 
@@ -31,13 +32,20 @@ def load_run(path: Path, best: bool = True):
     path = Path(path)
     if not (path / "config.yaml").exists():
         raise UserInputError(f"{path} is not an OSRL run: no config.yaml there")
-    checkpoint = path / "checkpoint" / ("model_best.pt" if best else "model.pt")
-    if not checkpoint.exists():
-        checkpoint = path / "checkpoint" / "model.pt"
-        best = False
-    if not checkpoint.exists():
-        raise UserInputError(f"{path} has no checkpoint/model_best.pt or checkpoint/model.pt")
-    config, state = load_config_and_model(str(path), best)
+    if checkpoint_name is not None:
+        checkpoint = path / "checkpoint" / checkpoint_name
+        if not checkpoint.exists():
+            raise UserInputError(f"{path} has no checkpoint/{checkpoint_name}")
+        config, _ = load_config_and_model(str(path), False)
+        state = torch.load(checkpoint)
+    else:
+        checkpoint = path / "checkpoint" / ("model_best.pt" if best else "model.pt")
+        if not checkpoint.exists():
+            checkpoint = path / "checkpoint" / "model.pt"
+            best = False
+        if not checkpoint.exists():
+            raise UserInputError(f"{path} has no checkpoint/model_best.pt or checkpoint/model.pt")
+        config, state = load_config_and_model(str(path), best)
     adapter = adapter_for_config(config)
     fields = adapter.Config.__dataclass_fields__
     cfg = adapter.Config(**{key: value for key, value in config.items() if key in fields})

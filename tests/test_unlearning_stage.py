@@ -111,6 +111,35 @@ def test_stop_after_saves_ends_the_run_once_no_save_beats_model_best(poisoned_ru
     assert max(read_progress(out / "progress.txt")) == summary["steps_run"]
 
 
+def test_kept_saves_are_the_saves_and_the_saves_command_scores_each_in_the_simulator(
+        poisoned_runs, tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    cfg = UnlearnConfig(steps=20, save_every=10, keep_saves=True)
+    out = unlearn(poisoned_runs["bcql"], FORGET_ID, cfg, out=str(tmp_path / "kept"), progress=False)
+    last, kept = (torch.load(out / "checkpoint" / name)["model_state"]
+                  for name in ("model.pt", "model_20.pt"))
+    assert (out / "checkpoint" / "model_10.pt").exists()
+    assert all(torch.equal(last[key], kept[key]) for key in last)
+
+    result = run_cli("saves", "--path", str(out), "--episodes", "1")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((out / "saves.json").read_text())
+    assert [row["step"] for row in rows] == [10, 20]
+    best_step = json.loads((out / "unlearn_summary.json").read_text())["best_step"]
+    assert [row["model_best"] for row in rows] == [step == best_step for step in (10, 20)]
+    assert all(row["normalized_cost"] >= 0 and row["forget_satisfied"] is not None for row in rows)
+    assert f"{best_step} (model_best)" in result.stdout
+
+    plain = unlearn(poisoned_runs["bcql"], FORGET_ID, UnlearnConfig(steps=10, save_every=10),
+                    out=str(tmp_path / "plain"), progress=False)
+    refused = run_cli("saves", "--path", str(plain))
+    assert refused.returncode != 0 and "kept no saves" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_a_save_that_retains_outranks_every_save_that_does_not():
     from osrl_unlearn.unlearning.stage import offline_rank
 

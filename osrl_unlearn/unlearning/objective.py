@@ -99,6 +99,9 @@ class UnlearnConfig:
     trajdeleter_forget_fraction: float = 0.5
     # save (and choose model_best offline) every this many steps
     save_every: int = 500
+    # also keep each save as checkpoint/model_<step>.pt, to see in the simulator what the
+    # offline choice chose among (`osrl-unlearn saves`)
+    keep_saves: bool = False
     # stop once this many saves in a row have not beaten model_best (0: run every step)
     stop_after_saves: int = 0
 

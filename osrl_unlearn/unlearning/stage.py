@@ -339,6 +339,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             board.reset_data()
             checkpoint_state = {"model_state": model.state_dict()}
             torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
+            if ucfg.keep_saves:
+                torch.save(checkpoint_state, target / "checkpoint" / f"model_{step + 1}.pt")
             if best_rank is None or rank > best_rank:
                 best_rank, best_step = rank, step + 1
                 torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
