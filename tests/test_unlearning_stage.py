@@ -152,6 +152,28 @@ def test_a_save_that_retains_outranks_every_save_that_does_not():
     assert offline_rank(0.0, 3.0, 0.10, cfg) > offline_rank(1.0, 4.0, 0.10, cfg)
 
 
+def test_with_a_band_the_latest_save_that_kept_most_of_the_forgetting_is_chosen():
+    from osrl_unlearn.unlearning.stage import replay_offline_choice
+
+    def save(step, forgotten, ratio=1.5, shift=0.3):
+        return {"step": step, "forget_satisfied": forgotten, "retention_ratio": ratio,
+                "policy_shift": shift}
+
+    # BEAR-L's run at CarRun seed 1 (logs/study): forgetting peaks early, then the algorithm's
+    # own training brings the reward back while most of it stays
+    saves = [save(500, 0.28), save(1000, 0.62), save(1500, 0.56), save(2000, 0.46),
+             save(2500, 0.35), save(3000, 0.25), save(3500, 0.18, ratio=3.0)]
+    strict = UnlearnConfig(stop_after_saves=2)
+    assert replay_offline_choice(saves, strict) == (1000, 2000)
+    banded = UnlearnConfig(stop_after_saves=2, forget_share_band=0.5)
+    assert replay_offline_choice(saves, banded) == (2500, 3500)  # 0.35 >= 0.5 x 0.62 > 0.25
+    assert replay_offline_choice(saves, UnlearnConfig(forget_share_band=0.1)) == (1500, 3500)
+    # the band never lets a save that does not retain D_k, or is not steady, replace one that is
+    unsteady = [save(500, 0.6, shift=0.1), save(1000, 0.59, shift=0.3), save(1500, 0.59, ratio=2.5)]
+    assert replay_offline_choice(unsteady, UnlearnConfig(policy_shift_tolerance=0.15,
+                                                         forget_share_band=0.5))[0] == 500
+
+
 @pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])  # Q critics; OSRL's logged loss
 def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poisoned_runs,
                                                                           tmp_path, algorithm):

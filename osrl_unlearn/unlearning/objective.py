@@ -104,6 +104,9 @@ class UnlearnConfig:
     keep_saves: bool = False
     # stop once this many saves in a row have not beaten model_best (0: run every step)
     stop_after_saves: int = 0
+    # saves that retain D_k and keep at least (1 - this) of the largest share of D_f
+    # forgotten so far count as equal for model_best, and the latest wins (0: the largest share)
+    forget_share_band: float = 0.0
 
 
 def reward_forget_loss(reward_values: torch.Tensor, reward_reference: float) -> torch.Tensor:

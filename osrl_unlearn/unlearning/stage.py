@@ -14,8 +14,9 @@ saved steps that retain D_k (Bellman errors of both critics, COptiDICE: nu's, wi
 `retention_tolerance` of their starting levels), those whose policy stayed steady on
 D_k (shift within `policy_shift_tolerance`) first, the one meeting the forget
 constraints on the most D_f transitions. Steps that do not retain D_k rank below them
-all, closest to retaining first. With `stop_after_saves` N the run ends once N saves in
-a row have not beaten model_best.
+all, closest to retaining first; with `forget_share_band`, among saves that retain and
+keep most of the forgetting the latest (`OfflineChoice`). With `stop_after_saves` N the
+run ends once N saves in a row have not beaten model_best.
 
 Unlearning continues from the source's optimizer states and Lagrange multipliers when
 training saved them beside its checkpoint (runs trained through this project). A run
@@ -33,7 +34,7 @@ import random
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -56,8 +57,9 @@ STATE_FILE = "unlearn_state.pt"
 # Bumped whenever what STATE_FILE holds changes, so an older run is refused, not misread
 # (2: retention levels of both critics; 3: multipliers by name, python's random state;
 # 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`;
-# 5: the actor term's collapse guard; 6: `offline_rank` replaced a score, kept as best_rank).
-STATE_VERSION = 6
+# 5: the actor term's collapse guard; 6: `offline_rank` replaced a score, kept as best_rank;
+# 7: the offline choice's state as `OfflineChoice` keeps it).
+STATE_VERSION = 7
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -207,6 +209,65 @@ def offline_rank(forget_satisfied: float, retention_ratio: float, policy_shift: 
     return retains, steady, float(forget_satisfied if retains else -retention_ratio)
 
 
+class OfflineChoice:
+    """Which save is model_best, decided save by save without the environment, and when
+    the early stop ends the run (`stop_after_saves` saves in a row not chosen).
+
+    A save replaces model_best when it ranks higher (`offline_rank`). With
+    `forget_share_band` b > 0, saves that retain D_k and are as steady as model_best count
+    as equal while they keep at least (1 - b) of the largest share of D_f forgotten so far
+    among them, and the later one wins: it has had more of the algorithm's own training
+    on D_k since the forgetting.
+    """
+
+    def __init__(self, ucfg: UnlearnConfig):
+        self.cfg = ucfg
+        self.best_step: Optional[int] = None
+        self.best_rank: Optional[Tuple[bool, bool, float]] = None
+        self.top_share: Dict[str, float] = {}  # largest forget share per (retains, steady)
+
+    def offer(self, step: int, forget_satisfied: float, retention_ratio: float,
+              policy_shift: float) -> bool:
+        """Rank one save; True when it becomes model_best."""
+        rank = offline_rank(forget_satisfied, retention_ratio, policy_shift, self.cfg)
+        chosen = self.best_rank is None or rank > self.best_rank
+        if rank[0] and self.cfg.forget_share_band > 0:
+            level = str(rank[:2])
+            top = self.top_share[level] = max(self.top_share.get(level, 0.0), rank[2])
+            within = rank[2] >= (1.0 - self.cfg.forget_share_band) * top
+            chosen = chosen or (rank[:2] == tuple(self.best_rank[:2]) and within)
+        if chosen:
+            self.best_step, self.best_rank = step, rank
+        return chosen
+
+    def stop(self, step: int) -> bool:
+        """Whether the early stop ends the run after the save at `step`."""
+        return bool(self.cfg.stop_after_saves) and \
+            step - self.best_step >= self.cfg.stop_after_saves * self.cfg.save_every
+
+    def state_dict(self) -> dict:
+        return {"best_step": self.best_step, "best_rank": self.best_rank,
+                "top_share": dict(self.top_share)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_step, self.best_rank = state["best_step"], state["best_rank"]
+        self.top_share = dict(state["top_share"])
+
+
+def replay_offline_choice(saves: Sequence[dict], ucfg: UnlearnConfig) -> Tuple[int, int]:
+    """The save `OfflineChoice` makes model_best and the step its early stop ends the run
+    at, replayed over a run's logged saves (steps in order, each with the keys of
+    `progress.txt` the choice reads): a run that kept every save shows how each other
+    setting of the choice would have done."""
+    choice = OfflineChoice(ucfg)
+    for save in saves:
+        choice.offer(save["step"], save["forget_satisfied"], save["retention_ratio"],
+                     save["policy_shift"])
+        if choice.stop(save["step"]):
+            return choice.best_step, save["step"]
+    return choice.best_step, saves[-1]["step"]
+
+
 def resumable(target: Path) -> bool:
     """Whether `target` holds an unlearning run this version can resume (its state saved
     by this osrl-unlearn's state format)."""
@@ -242,6 +303,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                              "forget_recall and forget_precision at 1")
     if ucfg.stop_after_saves < 0:
         raise UserInputError(f"--unlearning.stop_after_saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
+    if not 0.0 <= ucfg.forget_share_band < 1.0:
+        raise UserInputError(f"--unlearning.forget_share_band must be in [0, 1), got {ucfg.forget_share_band}")
     for name in ("steps", "save_every", "retention_every"):
         if getattr(ucfg, name) < 1:
             raise UserInputError(f"--unlearning.{name} must be at least 1, got {getattr(ucfg, name)}")
@@ -293,7 +356,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     batch_cfg = replace(run_cfg, batch_size=ucfg.batch_size or run_cfg.batch_size)
     keep_stream = sampled_batches(keep, batch_cfg, adapter)
     forget_stream = sampled_batches(forget_set, batch_cfg, adapter)
-    start, best_rank, elapsed, best_step = 0, None, 0.0, None
+    start, elapsed, choice = 0, 0.0, OfflineChoice(ucfg)
     if resume:
         saved = torch.load(target / "checkpoint" / STATE_FILE, weights_only=False)
         if saved.get("version") != STATE_VERSION:
@@ -305,8 +368,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         model.forget_weight.load_state_dict(saved["forget_weight"])
         model.policy_guard.load_state_dict(saved["policy_guard"])
         model.reward_reference = saved["reward_reference"]
-        start, best_rank, elapsed = saved["step"], saved["best_rank"], saved["elapsed_s"]
-        best_step, carried = saved["best_step"], saved["carried_state"]
+        start, elapsed, carried = saved["step"], saved["elapsed_s"], saved["carried_state"]
+        choice.load_state_dict(saved["offline_choice"])
         set_random_state(saved)
     else:
         carried = carry_training_state(model, adapter, checkpoint, keep_stream,
@@ -330,7 +393,6 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             report = model.forget_report(forget_scaled, cost_terms=judge_cost)
             retention = model.forget_weight.ratio
             shift = model.policy_guard.shift
-            rank = offline_rank(report["forget_satisfied"], retention, shift, ucfg)
             logged = {**summary, **report, "retention_ratio": retention, "policy_shift": shift,
                       **multiplier_values(model, adapter.MULTIPLIERS), "wall_time_s": elapsed}
             log.write(step + 1, logged)
@@ -341,12 +403,11 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
             if ucfg.keep_saves:
                 torch.save(checkpoint_state, target / "checkpoint" / f"model_{step + 1}.pt")
-            if best_rank is None or rank > best_rank:
-                best_rank, best_step = rank, step + 1
+            if choice.offer(step + 1, report["forget_satisfied"], retention, shift):
                 torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
             torch.save({
-                "version": STATE_VERSION, "step": step + 1, "best_rank": best_rank,
-                "best_step": best_step, "elapsed_s": elapsed,
+                "version": STATE_VERSION, "step": step + 1, "offline_choice": choice.state_dict(),
+                "elapsed_s": elapsed,
                 "reward_reference": model.reward_reference,
                 "forget_weight": model.forget_weight.state_dict(),
                 "policy_guard": model.policy_guard.state_dict(),
@@ -354,13 +415,12 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                 "carried_state": carried, **random_state(),
             }, target / "checkpoint" / STATE_FILE)
             steps_run = step + 1
-            if ucfg.stop_after_saves and \
-                    steps_run - best_step >= ucfg.stop_after_saves * ucfg.save_every:
+            if choice.stop(steps_run):
                 break  # no later save has beaten model_best for `stop_after_saves` saves
 
     final = model.forget_report(forget_scaled, cost_terms=judge_cost)
     summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
-               "wall_time_s": elapsed, "best_step": best_step, "best_rank": best_rank,
+               "wall_time_s": elapsed, "best_step": choice.best_step, "best_rank": choice.best_rank,
                "keep_transitions": len(keep["observations"]),
                "forget_transitions": len(forget_set["observations"]), "forget_split": split,
                "carried_state": carried,
