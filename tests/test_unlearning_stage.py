@@ -174,6 +174,18 @@ def test_with_a_band_the_latest_save_that_kept_most_of_the_forgetting_is_chosen(
                                                          forget_share_band=0.5))[0] == 500
 
 
+def test_the_early_stop_waits_for_a_save_that_retains():
+    from osrl_unlearn.unlearning.stage import replay_offline_choice
+
+    # COptiDICE at CarRun seed 1 (logs/study): over the retention tolerance (ratio > 2)
+    # until step 3,500, each save then forgetting less
+    ratios = [4.4, 6.3, 4.5, 3.6, 3.1, 2.6, 1.99, 1.95, 1.76, 1.97]
+    shares = [0.31, 0.24, 0.15, 0.09, 0.05, 0.04, 0.037, 0.034, 0.033, 0.037]
+    saves = [{"step": 500 * (index + 1), "forget_satisfied": share, "retention_ratio": ratio,
+              "policy_shift": 0.02} for index, (ratio, share) in enumerate(zip(ratios, shares))]
+    assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2)) == (3500, 4500)
+
+
 @pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])  # Q critics; OSRL's logged loss
 def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poisoned_runs,
                                                                           tmp_path, algorithm):
