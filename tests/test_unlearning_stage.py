@@ -163,7 +163,7 @@ def test_with_a_band_the_latest_save_that_kept_most_of_the_forgetting_is_chosen(
     # own training brings the reward back while most of it stays
     saves = [save(500, 0.28), save(1000, 0.62), save(1500, 0.56), save(2000, 0.46),
              save(2500, 0.35), save(3000, 0.25), save(3500, 0.18, ratio=3.0)]
-    strict = UnlearnConfig(stop_after_saves=2)
+    strict = UnlearnConfig(stop_after_saves=2, forget_share_band=0.0)
     assert replay_offline_choice(saves, strict) == (1000, 2000)
     banded = UnlearnConfig(stop_after_saves=2, forget_share_band=0.5)
     assert replay_offline_choice(saves, banded) == (2500, 3500)  # 0.35 >= 0.5 x 0.62 > 0.25
@@ -183,7 +183,7 @@ def test_the_early_stop_waits_for_a_save_that_retains():
     shares = [0.31, 0.24, 0.15, 0.09, 0.05, 0.04, 0.037, 0.034, 0.033, 0.037]
     saves = [{"step": 500 * (index + 1), "forget_satisfied": share, "retention_ratio": ratio,
               "policy_shift": 0.02} for index, (ratio, share) in enumerate(zip(ratios, shares))]
-    assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2)) == (3500, 4500)
+    assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2, forget_share_band=0.0)) == (3500, 4500)
 
 
 @pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])  # Q critics; OSRL's logged loss
