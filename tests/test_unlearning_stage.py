@@ -168,6 +168,8 @@ def test_with_a_band_the_latest_save_that_kept_most_of_the_forgetting_is_chosen(
     banded = UnlearnConfig(stop_after_saves=2, forget_share_band=0.5)
     assert replay_offline_choice(saves, banded) == (2500, 3500)  # 0.35 >= 0.5 x 0.62 > 0.25
     assert replay_offline_choice(saves, UnlearnConfig(forget_share_band=0.1)) == (1500, 3500)
+    assert replay_offline_choice(saves, UnlearnConfig(method="finetune", stop_after_saves=2,
+                                                      forget_share_band=0.5)) == (1000, 2000)
     # the band never lets a save that does not retain D_k, or is not steady, replace one that is
     unsteady = [save(500, 0.6, shift=0.1), save(1000, 0.59, shift=0.3), save(1500, 0.59, ratio=2.5)]
     assert replay_offline_choice(unsteady, UnlearnConfig(policy_shift_tolerance=0.15,
@@ -183,7 +185,11 @@ def test_the_early_stop_waits_for_a_save_that_retains():
     shares = [0.31, 0.24, 0.15, 0.09, 0.05, 0.04, 0.037, 0.034, 0.033, 0.037]
     saves = [{"step": 500 * (index + 1), "forget_satisfied": share, "retention_ratio": ratio,
               "policy_shift": 0.02} for index, (ratio, share) in enumerate(zip(ratios, shares))]
-    assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2, forget_share_band=0.0)) == (3500, 4500)
+    strict = UnlearnConfig(stop_after_saves=2, forget_share_band=0.0)
+    assert replay_offline_choice(saves, strict) == (3500, 4500)
+    # the baselines keep the choice their rows were made with: the first save, stopped at 1,500
+    finetune = UnlearnConfig(method="finetune", stop_after_saves=2)
+    assert replay_offline_choice(saves, finetune) == (500, 1500)
 
 
 @pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])  # Q critics; OSRL's logged loss

@@ -104,7 +104,7 @@ class UnlearnConfig:
     keep_saves: bool = False
     # stop once this many saves in a row have not beaten model_best (0: run every step)
     stop_after_saves: int = 0
-    # saves that retain D_k and keep at least (1 - this) of the largest share of D_f
+    # Safe-RULE: saves that retain D_k and keep at least (1 - this) of the largest share of D_f
     # forgotten so far count as equal for model_best, and the latest wins (0: the largest
     # share). The largest share is where forgetting has moved the policy most (CarRun BEAR-L
     # stood still there; saves after it, still safe, kept retraining's reward: results/offline-choice)

@@ -211,12 +211,13 @@ def offline_rank(forget_satisfied: float, retention_ratio: float, policy_shift: 
 
 class OfflineChoice:
     """Which save is model_best, decided save by save without the environment, and when
-    the early stop ends the run: `stop_after_saves` saves in a row not chosen, once
-    model_best retains D_k. Before any save retains it the run goes on (COptiDICE's go over
-    the retention tolerance early and come back slowly: CarRun seed 1 stopped at its
-    first save, unsafe, 1.56, while its first retaining save, at 3,500 steps, was safe).
+    the early stop ends the run: `stop_after_saves` saves in a row not chosen, for
+    Safe-RULE (and reward-only) once model_best retains D_k. Before any save retains it
+    their run goes on (COptiDICE's go over the retention tolerance early and come back
+    slowly: CarRun seed 1 stopped at its first save, unsafe, 1.56, while its first
+    retaining save, at 3,500 steps, was safe).
 
-    A save replaces model_best when it ranks higher (`offline_rank`). With
+    A save replaces model_best when it ranks higher (`offline_rank`). For Safe-RULE, with
     `forget_share_band` b > 0, saves that retain D_k and are as steady as model_best count
     as equal while they keep at least (1 - b) of the largest share of D_f forgotten so far
     among them, and the later one wins: it has had more of the algorithm's own training
@@ -225,6 +226,9 @@ class OfflineChoice:
 
     def __init__(self, ucfg: UnlearnConfig):
         self.cfg = ucfg
+        # the band and the wait answer the forget terms' transient (the baselines have none
+        # and keep the choice their rows were made with)
+        self.forgets = ucfg.method in ("safe-rule", "reward-only")
         self.best_step: Optional[int] = None
         self.best_rank: Optional[Tuple[bool, bool, float]] = None
         self.top_share: Dict[str, float] = {}  # largest forget share per (retains, steady)
@@ -234,7 +238,7 @@ class OfflineChoice:
         """Rank one save; True when it becomes model_best."""
         rank = offline_rank(forget_satisfied, retention_ratio, policy_shift, self.cfg)
         chosen = self.best_rank is None or rank > self.best_rank
-        if rank[0] and self.cfg.forget_share_band > 0:
+        if rank[0] and self.forgets and self.cfg.forget_share_band > 0:
             level = str(rank[:2])
             top = self.top_share[level] = max(self.top_share.get(level, 0.0), rank[2])
             within = rank[2] >= (1.0 - self.cfg.forget_share_band) * top
@@ -245,7 +249,7 @@ class OfflineChoice:
 
     def stop(self, step: int) -> bool:
         """Whether the early stop ends the run after the save at `step`."""
-        return bool(self.cfg.stop_after_saves) and self.best_rank[0] and \
+        return bool(self.cfg.stop_after_saves) and (self.best_rank[0] or not self.forgets) and \
             step - self.best_step >= self.cfg.stop_after_saves * self.cfg.save_every
 
     def state_dict(self) -> dict:
