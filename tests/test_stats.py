@@ -49,6 +49,14 @@ def test_only_cells_and_seeds_every_method_has_are_used():
     assert (cells, seeds) == (3, 2) and matrices["finetune"].shape == (2, 3)
 
 
+def test_one_cell_with_a_single_seed_does_not_cut_the_others_to_it():
+    values = {"safe-rule": lambda cell, seed: (0.5, 0.0), "finetune": lambda cell, seed: (0.3, 0.0)}
+    rows = rows_of(values) + rows_of(values, cells=("AntRun", ), seeds=(0, ))
+    matrices, cells, seeds = stats.score_matrices(rows, ["safe-rule", "finetune"],
+                                                  "normalized_reward")
+    assert (cells, seeds) == (3, 3) and matrices["safe-rule"].shape == (3, 3)
+
+
 def test_bootstrap_interval_of_a_share_over_agents():
     share, low, high = stats.bootstrap_interval([1.0, 1.0, 1.0, 0.0], np.mean)
     assert share == 0.75 and low < 0.75 < high <= 1.0

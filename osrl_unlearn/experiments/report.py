@@ -414,8 +414,9 @@ def statistics_sections(rows: List[dict], methods: Sequence[str], out: Path
                      f"{cost[0][method]:.2f} [{cost[1][method][0]:.2f}, {cost[1][method][1]:.2f}] |")
     sections = ["## Statistics (rliable)",
                 f"Interquartile mean over the {cells} cells x {seeds} seeds where every method "
-                f"has a result, with stratified-bootstrap 95% intervals (seeds resampled "
-                f"within each cell; {stats.REPS:,} resamples).", "\n".join(lines)]
+                f"has a result (the largest such block), with stratified-bootstrap 95% "
+                f"intervals (seeds resampled within each cell; {stats.REPS:,} resamples).",
+                "\n".join(lines)]
     if "safe-rule" in methods:
         more_reward = stats.improvement_probabilities(matrices_reward, "safe-rule")
         less_cost = stats.improvement_probabilities(matrices_cost, "safe-rule", lower_is_better=True)

@@ -22,7 +22,8 @@ SEED = 0  # the bootstrap's own random state, so a report is the same when made 
 def score_matrices(rows: List[dict], methods: Sequence[str], metric: str
                    ) -> Tuple[Dict[str, np.ndarray], int, int]:
     """Per method a [seeds, cells] matrix of `metric` over the cells and seeds where every
-    method has a result (rliable needs the same runs in every cell).
+    method has a result (rliable needs the same runs in every cell): the largest such
+    block, so that one cell with a single seed does not cut every other cell to that seed.
 
     Returns the matrices, the number of cells and the number of seeds used.
     """
@@ -32,11 +33,18 @@ def score_matrices(rows: List[dict], methods: Sequence[str], metric: str
             key = tuple(row[name] for name in CELL) + (row["seed"],)
             values.setdefault(key, {})[row["method"]] = row[metric]
     complete = {key for key, by_method in values.items() if set(methods) <= set(by_method)}
-    cells = sorted({key[:-1] for key in complete}, key=lambda cell: tuple(map(str, cell)))
-    seeds = sorted(set.intersection(*({key[-1] for key in complete if key[:-1] == cell}
-                                      for cell in cells))) if cells else []
-    if not seeds:
+    seeds_of: Dict[tuple, frozenset] = {}
+    for key in complete:
+        seeds_of[key[:-1]] = seeds_of.get(key[:-1], frozenset()) | {key[-1]}
+    if not seeds_of:
         return {}, 0, 0
+    # the seed set (one cell's) whose cells x seeds block is largest; more seeds on a tie
+    chosen = max(set(seeds_of.values()), key=lambda candidate: (
+        len(candidate) * sum(candidate <= seeds for seeds in seeds_of.values()),
+        len(candidate), sorted(candidate)))
+    cells = sorted((cell for cell, seeds in seeds_of.items() if chosen <= seeds),
+                   key=lambda cell: tuple(map(str, cell)))
+    seeds = sorted(chosen)
     matrices = {method: np.array([[values[cell + (seed,)][method] for cell in cells]
                                   for seed in seeds]) for method in methods}
     return matrices, len(cells), len(seeds)
