@@ -200,7 +200,7 @@ def test_retraining_reuses_the_references_clean_agent_of_the_same_settings(ball_
                                 reuse_clean=[str(tmp_path / "clean.jsonl")]))
     retrain = [row for row in read_rows(run_grid(grid)) if row["method"] == "retrain"][0]
     assert retrain["status"] == "ok" and retrain["run"] == clean["run"]
-    assert {key: retrain[key] for key in EVALUATION_KEYS} == {key: clean[key] for key in EVALUATION_KEYS}
+    assert all(retrain[key] == clean[key] for key in EVALUATION_KEYS)
     assert "clean agent of" in retrain["reused_from"]
     assert not list((tmp_path / "logs").glob("*-keep-*"))  # nothing trained for it
 

@@ -14,9 +14,10 @@ saved steps that retain D_k (Bellman errors of both critics, COptiDICE: nu's, wi
 `retention_tolerance` of their starting levels), those whose policy stayed steady on
 D_k (shift within `policy_shift_tolerance`) first, the one meeting the forget
 constraints on the most D_f transitions. Steps that do not retain D_k rank below them
-all, closest to retaining first; with `forget_share_band`, among saves that retain and
-keep most of the forgetting the latest (`OfflineChoice`). With `stop_after_saves` N the
-run ends once N saves in a row have not beaten a model_best that retains D_k.
+all, closest to retaining first. For Safe-RULE, among saves that retain and keep most
+of the forgetting (`forget_share_band`) the latest wins (`OfflineChoice`). With
+`stop_after_saves` N the run ends once N saves in a row have not beaten model_best (for
+Safe-RULE, a model_best that retains D_k).
 
 Unlearning continues from the source's optimizer states and Lagrange multipliers when
 training saved them beside its checkpoint (runs trained through this project). A run
