@@ -105,6 +105,8 @@ def evaluate_saves(path: Path, episodes: int = 10, seed: int = 0,
     """Every save an unlearning run kept (`keep_saves`), evaluated in the simulator beside
     what the offline choice saw of it, so the choice can be checked against the truth."""
     path = Path(path)
+    if not (path / "config.yaml").exists():
+        raise UserInputError(f"{path} is not an OSRL run: no config.yaml there")
     steps = sorted(int(file.stem.split("_")[1]) for file in path.glob("checkpoint/model_*.pt")
                    if file.stem.split("_")[1].isdigit())
     if not steps:

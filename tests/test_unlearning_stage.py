@@ -138,6 +138,9 @@ def test_kept_saves_are_the_saves_and_the_saves_command_scores_each_in_the_simul
     refused = run_cli("saves", "--path", str(plain))
     assert refused.returncode != 0 and "kept no saves" in refused.stderr
     assert "Traceback" not in refused.stderr
+    missing = run_cli("saves", "--path", str(tmp_path / "no-run"))
+    assert missing.returncode != 0 and "is not an OSRL run" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_a_save_that_retains_outranks_every_save_that_does_not():
