@@ -83,13 +83,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_saves(args: argparse.Namespace) -> int:
-    from osrl_unlearn.evaluation import evaluate_saves
+    from osrl_unlearn.evaluation import OFFLINE_CHOICE_KEYS, evaluate_saves
 
     rows = evaluate_saves(Path(args.path), args.episodes, args.seed)
     print("step\tretention ratio\tpolicy shift\tD_f forgotten\treward\tcost")
     for row in rows:
         offline = "\t".join("-" if row[key] is None else f"{row[key]:.3f}"
-                            for key in ("retention_ratio", "policy_shift", "forget_satisfied"))
+                            for key in OFFLINE_CHOICE_KEYS)
         print(f"{row['step']}{' (model_best)' if row['model_best'] else ''}\t{offline}\t"
               f"{row['normalized_reward']:.3f}\t{row['normalized_cost']:.2f}"
               f"{'' if row['safe'] else ' UNSAFE'}")
