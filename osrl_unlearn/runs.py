@@ -14,6 +14,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
+import yaml
 
 from osrl_unlearn.errors import UserInputError
 
@@ -23,7 +24,7 @@ def load_run(path: Path, best: bool = True, checkpoint_name: Optional[str] = Non
 
     Reads with OSRL's own `load_config_and_model`; falls back to model.pt when a run
     has no model_best.pt. `checkpoint_name` names another file of checkpoint/ (a save
-    kept by `keep_saves`).
+    kept by `keep_saves`), read beside config.yaml as OSRL reads them.
     """
     from osrl.common.exp_util import load_config_and_model
 
@@ -36,7 +37,7 @@ def load_run(path: Path, best: bool = True, checkpoint_name: Optional[str] = Non
         checkpoint = path / "checkpoint" / checkpoint_name
         if not checkpoint.exists():
             raise UserInputError(f"{path} has no checkpoint/{checkpoint_name}")
-        config, _ = load_config_and_model(str(path), False)
+        config = yaml.load((path / "config.yaml").read_text(), Loader=yaml.FullLoader)
         state = torch.load(checkpoint)
     else:
         checkpoint = path / "checkpoint" / ("model_best.pt" if best else "model.pt")
