@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# How does safety evolve with training steps? CPQ and BEAR-L at their CPU-scale defaults on
-# the clean generated BallRun, 50,000 steps, 10 evaluation episodes every 5,000, seed 0.
+# How does safety evolve with training steps? Algorithms at their CPU-scale defaults on a
+# task's clean generated data, 50,000 steps, 10 evaluation episodes every 5,000, seed 0.
 # Resumable: a run stopped after an evaluation continues (--resume true).
-#   examples/reference_curves.sh [ALGORITHMS...]  ->  results/references/curves-50k.md
+#   examples/reference_curves.sh TASK [ALGORITHMS...]  ->  results/references/curves-50k-TASK.md
+# e.g. examples/reference_curves.sh OfflineBallRun-Generated-v0 cpq bearl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WANDB_MODE=${WANDB_MODE:-disabled}
-ALGORITHMS=("${@:-cpq bearl}")
-TASK=OfflineBallRun-Generated-v0
+if [ $# -lt 2 ]; then
+  echo "usage: examples/reference_curves.sh TASK ALGORITHM [ALGORITHM...]" \
+       "(TASK a generated id, e.g. OfflineCarCircle-Generated-v0)" >&2
+  exit 2
+fi
+TASK=$1
+shift
 LOGS=logs/reference-curves
-for algorithm in ${ALGORITHMS[@]}; do
+OUT=results/references/curves-50k-$TASK.md
+for algorithm in "$@"; do
   run=$LOGS/$TASK-cost-10/$algorithm-seed0
   [ -f "$run/timing.json" ] && continue
   resume=false
@@ -19,14 +26,15 @@ for algorithm in ${ALGORITHMS[@]}; do
     --resume $resume
 done
 mkdir -p results/references
-.venv/bin/python - $TASK $LOGS ${ALGORITHMS[@]} <<'PY' > results/references/curves-50k.md
+.venv/bin/python - $TASK $LOGS "$@" <<'PY' > "$OUT"
 import csv, sys
 from pathlib import Path
 from osrl_unlearn.evaluation import make_eval_env
 task, logs, algorithms = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
 env = make_eval_env(task, 0.1, 10.0)
 print(f"# Trained on the clean generated {task}: normalized reward / cost per evaluation\n")
-print("Made by `examples/reference_curves.sh`; 10 episodes per evaluation, seed 0; safe: cost <= 1.\n")
+print(f"Made by `examples/reference_curves.sh {task} {' '.join(algorithms)}`; 10 episodes "
+      "per evaluation, seed 0; safe: cost <= 1.\n")
 for algorithm in algorithms:
     progress = logs / f"{task}-cost-10" / f"{algorithm}-seed0" / "progress.txt"
     if not progress.exists():
@@ -38,4 +46,4 @@ for algorithm in algorithms:
         cells.append(f"{int(float(row['Steps'])) + 1:,}: {reward:.2f} / {cost:.2f}")
     print(f"- {algorithm}: " + "; ".join(cells))
 PY
-cat results/references/curves-50k.md
+cat "$OUT"
