@@ -77,6 +77,18 @@ def test_rerun_skips_finished_rows_and_reuses_finished_runs(finished_grid):
     assert not list(retrain_dir.parent.glob("*.interrupted-*"))
 
 
+def test_a_finished_run_of_other_steps_is_refused_not_reused(finished_grid):
+    folder, grid, results = finished_grid
+    poisoned = Path(read_rows(results)[0]["run"])
+    model_time = (poisoned / "checkpoint" / "model.pt").stat().st_mtime_ns
+    longer = load_grid(write_grid(folder, train_steps=20, methods=[],
+                                  results=str(folder / "longer.jsonl")))
+    (row,) = read_rows(run_grid(longer))
+    assert row["status"] == "error"
+    assert "update_steps 10 (wanted 20)" in row["error"] and "move it aside" in row["error"]
+    assert (poisoned / "checkpoint" / "model.pt").stat().st_mtime_ns == model_time
+
+
 def test_report_writes_the_tables_and_figures(finished_grid, tmp_path):
     _, _, results = finished_grid
     report = write_report(results, tmp_path / "report")

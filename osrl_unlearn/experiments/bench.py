@@ -235,6 +235,8 @@ def ensure_trained(dataset_id: str, algorithm: str, seed: int, settings) -> Path
         cfg.update_steps = settings.train_steps
     cfg = replace(cfg, **settings.train_overrides)
     run_dir = resolve_run(cfg, adapter.Config())
+    if (run_dir / "config.yaml").exists():
+        refuse_other_settings(run_dir, cfg, settings.train_overrides)
     if (run_dir / "timing.json").exists():
         return run_dir
     if (run_dir / "checkpoint" / RESUME_FILE).exists():
@@ -242,6 +244,21 @@ def ensure_trained(dataset_id: str, algorithm: str, seed: int, settings) -> Path
     if run_dir.exists():
         set_aside(run_dir)
     return train(cfg, adapter)
+
+
+def refuse_other_settings(run_dir: Path, cfg, overrides: Dict[str, Any]) -> None:
+    """A run directory of the same name trained with other steps or overrides (say before
+    a task setting changed) is not this agent: stop rather than reuse or resume it."""
+    import yaml
+
+    stored = yaml.safe_load((run_dir / "config.yaml").read_text())
+    wanted = {"update_steps": cfg.update_steps, **{key: getattr(cfg, key) for key in overrides}}
+    differing = {key: (stored.get(key), value) for key, value in wanted.items()
+                 if stored.get(key) != value}
+    if differing:
+        found = ", ".join(f"{key} {old} (wanted {new})" for key, (old, new) in differing.items())
+        raise UserInputError(f"{run_dir} was trained with other settings: {found}; "
+                             "move it aside to train this agent")
 
 
 def ensure_poisoned_agent(cell: Cell, grid: GridConfig) -> Path:
