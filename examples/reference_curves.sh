@@ -2,7 +2,7 @@
 # How does safety evolve with training steps? Algorithms at their CPU-scale defaults on a
 # task's clean generated data, 50,000 steps, 10 evaluation episodes every 5,000, seed 0.
 # Resumable: a run stopped after an evaluation continues (--resume true).
-#   examples/reference_curves.sh TASK [ALGORITHMS...]  ->  results/references/curves-50k-TASK.md
+#   examples/reference_curves.sh TASK ALGORITHM...  ->  results/references/curves-50k-TASK.md
 # e.g. examples/reference_curves.sh OfflineBallRun-Generated-v0 cpq bearl
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -159,8 +159,8 @@ class COptiDICETrainConfig(TrainConfig):
     num_nu: int = 2
     num_chi: int = 2
 
-    # CarCircle: safe at 5,000 steps in 3 of 3 seeds, unsafe at 10,000 in 2 of 2 (it
-    # drifts to wider circles, safe again only from 40,000; results/references/)
+    # CarCircle: safe at 5,000 steps in 3 of 3 seeds, unsafe at 10,000 in 2 of 2 (seed 0's
+    # curve is unsafe from 10,000 to 35,000, safe again from 40,000; results/references/)
     TASK_SETTINGS: ClassVar[Dict[str, Dict[str, Any]]] = {
         "OfflineCarCircle-v0": {"update_steps": 5_000},
     }
