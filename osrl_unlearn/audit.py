@@ -36,7 +36,8 @@ from osrl_unlearn.data import datasets
 from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import DummyLogger, env_dims, evaluate, make_eval_env
-from osrl_unlearn.runs import load_run, load_training_state, load_weights, training_state_path
+from osrl_unlearn.runs import (load_run, load_training_state, load_weights, require_run,
+                               training_state_path)
 from osrl_unlearn.training import sampled_batches
 from osrl_unlearn.unlearning.objective import UnlearnConfig
 from osrl_unlearn.unlearning.stage import as_trained, resolve_forget, unlearn
@@ -152,10 +153,7 @@ def ensure_references(retrained: Path, forget_id: str, folder: Path, config: Aud
 def audit(path: Path, forget_id: str, retrained: Path, out: Path, config: AuditConfig,
           best: bool = True) -> Dict[str, object]:
     """Audit the agent of run `path` on the forget set `forget_id`; writes out/audit.json."""
-    path, retrained, out = Path(path), Path(retrained), Path(out)
-    for run in (path, retrained):
-        if not (run / "config.yaml").exists():
-            raise UserInputError(f"{run} is not an OSRL run: no config.yaml there")
+    path, retrained, out = require_run(path), require_run(retrained), Path(out)
     if config.references < 2:
         raise UserInputError("--references must be at least 2: their spread is the yardstick")
     if min(config.reference_steps, config.relearn_eval_every, config.eval_episodes) < 1 \

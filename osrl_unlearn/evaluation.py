@@ -17,7 +17,7 @@ from fsrl.utils import DummyLogger
 from tqdm.auto import tqdm, trange
 
 from osrl_unlearn.errors import UserInputError
-from osrl_unlearn.runs import load_run, load_weights, read_progress
+from osrl_unlearn.runs import load_run, load_weights, read_progress, require_run
 from osrl_unlearn.data.tasks import import_dsrl
 from osrl_unlearn.safety import is_safe
 
@@ -104,9 +104,7 @@ def evaluate_saves(path: Path, episodes: int = 10, seed: int = 0,
                    progress: bool = True) -> List[Dict[str, object]]:
     """Every save an unlearning run kept (`keep_saves`), evaluated in the simulator beside
     what the offline choice saw of it, so the choice can be checked against the truth."""
-    path = Path(path)
-    if not (path / "config.yaml").exists():
-        raise UserInputError(f"{path} is not an OSRL run: no config.yaml there")
+    path = require_run(path)
     steps = sorted(int(file.stem.split("_")[1]) for file in path.glob("checkpoint/model_*.pt")
                    if file.stem.split("_")[1].isdigit())
     if not steps:

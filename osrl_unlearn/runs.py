@@ -19,6 +19,14 @@ import yaml
 from osrl_unlearn.errors import UserInputError
 
 
+def require_run(path: Path) -> Path:
+    """`path` as a Path, or one clear error when it holds no OSRL run (no config.yaml)."""
+    path = Path(path)
+    if not (path / "config.yaml").exists():
+        raise UserInputError(f"{path} is not an OSRL run: no config.yaml there")
+    return path
+
+
 def load_run(path: Path, best: bool = True, checkpoint_name: Optional[str] = None):
     """A run's config (as the adapter's dataclass), adapter, checkpoint and its path.
 
@@ -30,9 +38,7 @@ def load_run(path: Path, best: bool = True, checkpoint_name: Optional[str] = Non
 
     from osrl_unlearn.adapters import adapter_for_config
 
-    path = Path(path)
-    if not (path / "config.yaml").exists():
-        raise UserInputError(f"{path} is not an OSRL run: no config.yaml there")
+    path = require_run(path)
     if checkpoint_name is not None:
         checkpoint = path / "checkpoint" / checkpoint_name
         if not checkpoint.exists():

@@ -162,8 +162,8 @@ def test_with_a_band_the_latest_save_that_kept_most_of_the_forgetting_is_chosen(
         return {"step": step, "forget_satisfied": forgotten, "retention_ratio": ratio,
                 "policy_shift": shift}
 
-    # BEAR-L's run at CarRun seed 1 (results/offline-choice/runs): forgetting peaks early, then the algorithm's
-    # own training brings the reward back while most of it stays
+    # BEAR-L's run at CarRun seed 1 (results/offline-choice/runs): forgetting peaks early,
+    # then the algorithm's own training brings the reward back while most of it stays
     saves = [save(500, 0.28), save(1000, 0.62), save(1500, 0.56), save(2000, 0.46),
              save(2500, 0.35), save(3000, 0.25), save(3500, 0.18, ratio=3.0)]
     strict = UnlearnConfig(stop_after_saves=2, forget_share_band=0.0)
@@ -183,8 +183,8 @@ def test_with_a_band_the_latest_save_that_kept_most_of_the_forgetting_is_chosen(
 def test_the_early_stop_waits_for_a_save_that_retains():
     from osrl_unlearn.unlearning.stage import replay_offline_choice
 
-    # COptiDICE at CarRun seed 1 (results/offline-choice/runs): over the retention tolerance (ratio > 2)
-    # until step 3,500, each save then forgetting less
+    # COptiDICE at CarRun seed 1 (results/offline-choice/runs): over the retention
+    # tolerance (ratio > 2) until step 3,500, each save then forgetting less
     ratios = [4.4, 6.3, 4.5, 3.6, 3.1, 2.6, 1.99, 1.95, 1.76, 1.97]
     shares = [0.31, 0.24, 0.15, 0.09, 0.05, 0.04, 0.037, 0.034, 0.033, 0.037]
     saves = [{"step": 500 * (index + 1), "forget_satisfied": share, "retention_ratio": ratio,
