@@ -26,24 +26,30 @@ for algorithm in "$@"; do
     --resume $resume
 done
 mkdir -p results/references
-.venv/bin/python - $TASK $LOGS "$@" <<'PY' > "$OUT"
-import csv, sys
+# One line per algorithm; lines of algorithms not given here (their runs may be on another
+# machine) are kept from the existing file.
+.venv/bin/python - "$TASK" "$LOGS" "$OUT" "$@" <<'PY'
+import csv, re, sys
 from pathlib import Path
 from osrl_unlearn.evaluation import make_eval_env
-task, logs, algorithms = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+task, logs, out, algorithms = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:]
+lines = {}
+if out.exists():
+    lines = dict(re.findall(r"^- (\w+): (.*)$", out.read_text(), flags=re.M))
 env = make_eval_env(task, 0.1, 10.0)
-print(f"# Trained on the clean generated {task}: normalized reward / cost per evaluation\n")
-print(f"Made by `examples/reference_curves.sh {task} {' '.join(algorithms)}`; 10 episodes "
-      "per evaluation, seed 0; safe: cost <= 1.\n")
 for algorithm in algorithms:
     progress = logs / f"{task}-cost-10" / f"{algorithm}-seed0" / "progress.txt"
     if not progress.exists():
         continue
-    rows = list(csv.DictReader(open(progress), delimiter="\t"))
     cells = []
-    for row in rows:
+    for row in csv.DictReader(open(progress), delimiter="\t"):
         reward, cost = env.get_normalized_score(float(row["eval/Reward"]), float(row["eval/Cost"]))
         cells.append(f"{int(float(row['Steps'])) + 1:,}: {reward:.2f} / {cost:.2f}")
-    print(f"- {algorithm}: " + "; ".join(cells))
+    lines[algorithm] = "; ".join(cells)
+out.write_text(
+    f"# Trained on the clean generated {task}: normalized reward / cost per evaluation\n\n"
+    f"Made by `examples/reference_curves.sh {task} {' '.join(lines)}`; 10 episodes per "
+    "evaluation, seed 0; safe: cost <= 1.\n\n"
+    + "".join(f"- {algorithm}: {cells}\n" for algorithm, cells in lines.items()))
 PY
 cat "$OUT"
