@@ -198,9 +198,10 @@ def test_the_early_stop_waits_for_a_save_that_retains():
 
 @pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])  # Q critics; OSRL's logged loss
 def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poisoned_runs,
-                                                                          tmp_path, algorithm):
+                                                                          tmp_path, algorithm,
+                                                                          capfd):
     """A tolerance no save can meet: model_best must be the save with the lowest retention
-    ratio in the progress log, not the one that forgot most."""
+    ratio in the progress log, not the one that forgot most, and the user is told."""
     import json
 
     from osrl_unlearn.runs import read_progress
@@ -211,7 +212,12 @@ def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poison
                   progress=False)
     saves = read_progress(out / "progress.txt")
     closest = min(saves, key=lambda step: saves[step]["retention_ratio"])
-    assert json.loads((out / "unlearn_summary.json").read_text())["best_step"] == closest
+    summary = json.loads((out / "unlearn_summary.json").read_text())
+    assert summary["best_step"] == closest
+    assert summary["model_best_retains_keep"] is False
+    warning = capfd.readouterr().err
+    assert f"warning: {out}: no save kept D_k" in warning
+    assert f"step {closest}, ratio {saves[closest]['retention_ratio']:.2f}" in warning
 
 
 def test_nothing_to_resume_is_an_error(poisoned_runs, tmp_path):
@@ -252,7 +258,7 @@ def test_safe_rule_forget_terms_meet_the_forget_constraints(trained_poisoned_bcq
 
 
 def test_adaptive_safe_rule_meets_most_forget_constraints_within_tolerance(
-        trained_poisoned_bcql, tmp_path):
+        trained_poisoned_bcql, tmp_path, capfd):
     """The offline-chosen model_best.pt: most of D_f meets both constraints, retention holds.
 
     At test scale (a 32-unit BCQ-L trained 2,000 steps on 12 episodes) the D_k Bellman
@@ -267,7 +273,10 @@ def test_adaptive_safe_rule_meets_most_forget_constraints_within_tolerance(
 
     cfg = UnlearnConfig(steps=1200, save_every=100, retention_tolerance=3.0)
     out = unlearn(trained_poisoned_bcql, FORGET_ID, cfg, out=str(tmp_path / "sr"), progress=False)
-    best_step = json.loads((out / "unlearn_summary.json").read_text())["best_step"]
+    summary = json.loads((out / "unlearn_summary.json").read_text())
+    assert summary["model_best_retains_keep"] is True
+    assert "warning" not in capfd.readouterr().err
+    best_step = summary["best_step"]
     saves = read_progress(out / "progress.txt")
     chosen = saves[best_step]
     assert chosen["retention_ratio"] <= 1.0 + cfg.retention_tolerance

@@ -350,6 +350,8 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     return {**result, "wall_time_s": summary["wall_time_s"], "steps": summary["steps"],
             "steps_run": summary.get("steps_run", summary["steps"]),
             "forget_satisfied": report.get("forget_satisfied"), "base_method": ucfg.method,
+            # False: no save retained D_k, model_best is the closest (None: retraining)
+            "model_best_retains_keep": summary.get("model_best_retains_keep"),
             # recall and precision of a forget set that is not the true one (None: it is)
             "forget_split": summary.get("forget_split"),
             # an imperfect forget set changes D_k: a retrain row is then not a clean agent

@@ -14,7 +14,8 @@ saved steps that retain D_k (Bellman errors of both critics, COptiDICE: nu's, wi
 `retention_tolerance` of their starting levels), those whose policy stayed steady on
 D_k (shift within `policy_shift_tolerance`) first, the one meeting the forget
 constraints on the most D_f transitions. Steps that do not retain D_k rank below them
-all, closest to retaining first. For Safe-RULE, among saves that retain and keep most
+all, closest to retaining first; when no save retains, the summary says so
+(`model_best_retains_keep`) and a warning line names the save taken. For Safe-RULE, among saves that retain and keep most
 of the forgetting (`forget_share_band`) the latest wins (`OfflineChoice`). With
 `stop_after_saves` N the run ends once N saves in a row have not beaten model_best (for
 Safe-RULE, a model_best that retains D_k).
@@ -32,6 +33,7 @@ import copy
 import io
 import json
 import random
+import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -427,13 +429,21 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                 break  # no later save has beaten model_best for `stop_after_saves` saves
 
     final = model.forget_report(forget_scaled, cost_terms=judge_cost)
+    retains = bool(choice.best_rank[0])
     summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
                "wall_time_s": elapsed, "best_step": choice.best_step, "best_rank": choice.best_rank,
+               "model_best_retains_keep": retains,
                "keep_transitions": len(keep["observations"]),
                "forget_transitions": len(forget_set["observations"]), "forget_split": split,
                "carried_state": carried,
                "final_forget_report": final}
     (target / "unlearn_summary.json").write_text(json.dumps(summary, indent=2))
+    if not retains:
+        print(f"warning: {target}: no save kept D_k's Bellman errors within "
+              f"{1.0 + ucfg.retention_tolerance:g} times their start (--unlearning."
+              f"retention_tolerance); model_best.pt is the save closest to it (step "
+              f"{choice.best_step}, ratio {-choice.best_rank[2]:.2f}), and what D_k taught may "
+              "be damaged: evaluate it before use", file=sys.stderr)
     return target
 
 
