@@ -241,7 +241,10 @@ def _cmd_references(args: argparse.Namespace) -> int:
     config = load_references_config(Path(args.config))
     if args.threads is not None:
         config.threads = args.threads
-    print(f"report: {run_references(config, Path(args.out))}")
+    # beside the config's results file unless told: a second config must not overwrite
+    # the first one's report
+    out = Path(args.out) if args.out else Path(config.results).parent
+    print(f"report: {run_references(config, out)}")
     return 0
 
 
@@ -421,8 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
         "references", help="train each algorithm on each task's clean data: is it safe? (resumable)")
     references.add_argument("--config", required=True,
                             help="references YAML (see examples/grids/references.yaml)")
-    references.add_argument("--out", default="results/references",
-                            help="folder for report.md (default: results/references)")
+    references.add_argument("--out", help="folder for report.md (default: the folder of "
+                                           "the file's `results`)")
     references.add_argument("--threads", type=int, help="torch threads per run (default: the file's)")
     references.set_defaults(run=_cmd_references)
 

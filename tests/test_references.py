@@ -108,6 +108,13 @@ def test_references_train_clean_agents_once_and_report_them(ball_run_file, tmp_p
     assert len(read_rows(tmp_path / "results.jsonl")) == 1
     assert model.stat().st_mtime_ns == written
 
+    # from the command line the report lands beside the file's results, not in the
+    # project's results/references (which a diagnostic config once overwrote)
+    from osrl_unlearn.cli import main
+
+    assert main(["references", "--config", str(config_path)]) == 0
+    assert "(seeds missing)" in (tmp_path / "report.md").read_text()
+
 
 def test_a_benchs_retrained_agent_of_the_same_settings_is_reused_not_trained(tmp_path):
     retrained = tmp_path / "algorithms.jsonl"
