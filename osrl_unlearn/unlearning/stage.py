@@ -15,8 +15,9 @@ saved steps that retain D_k (Bellman errors of both critics, COptiDICE: nu's, wi
 D_k (shift within `policy_shift_tolerance`) first, the one meeting the forget
 constraints on the most D_f transitions. Steps that do not retain D_k rank below them
 all, closest to retaining first; when no save retains, the summary says so
-(`model_best_retains_keep`) and a warning line names the save taken. For Safe-RULE, among saves that retain and keep most
-of the forgetting (`forget_share_band`) the latest wins (`OfflineChoice`). With
+(`model_best_retains_keep`) and a warning line names the save taken. For Safe-RULE,
+among saves that retain and keep most of the forgetting (`forget_share_band`) the
+latest wins (`OfflineChoice`). With
 `stop_after_saves` N the run ends once N saves in a row have not beaten model_best (for
 Safe-RULE, a model_best that retains D_k).
 
