@@ -17,9 +17,8 @@ constraints on the most D_f transitions. Steps that do not retain D_k rank below
 all, closest to retaining first; when no save retains, the summary says so
 (`model_best_retains_keep`) and a warning line names the save taken. For Safe-RULE,
 among saves that retain and keep most of the forgetting (`forget_share_band`) the
-latest wins (`OfflineChoice`). With
-`stop_after_saves` N the run ends once N saves in a row have not beaten model_best (for
-Safe-RULE, a model_best that retains D_k).
+latest wins (`OfflineChoice`). With `stop_after_saves` N the run ends once N saves in a
+row have not beaten model_best (for Safe-RULE, a model_best that retains D_k).
 
 Unlearning continues from the source's optimizer states and Lagrange multipliers when
 training saved them beside its checkpoint (runs trained through this project). A run
