@@ -111,25 +111,33 @@ def test_the_critic_steps_on_the_weighted_objective(poisoned_runs):
                           rtol=1e-4, atol=1e-6)
 
 
-def decoder_after_one_forget_step(source, actor_forget_weight: float) -> torch.Tensor:
-    """BCQ-L's VAE decoder after one Safe-RULE step past the warm-up, gate off."""
+def bcql_parts_after_one_forget_step(source, method: str, actor_forget_weight: float):
+    """BCQ-L's (perturbation actor, VAE decoder) after one step of `method` past the
+    warm-up, gate off."""
     model, keep_batch, forget_batch = warmed_up_unlearner(
-        source, UnlearnConfig(actor_gate=False, actor_forget_weight=actor_forget_weight))
+        source, UnlearnConfig(method=method, actor_gate=False,
+                              actor_forget_weight=actor_forget_weight))
     model.unlearn_step(keep_batch, forget_batch, step=1)
-    return torch.cat([p.detach().flatten() for p in model.vae.d1.parameters()])
+    return tuple(torch.cat([p.detach().flatten() for p in part.parameters()])
+                 for part in (model.actor, model.vae.d1))
 
 
-def test_bcql_actor_forget_term_moves_its_decoder_too(poisoned_runs):
-    """BCQ-L's action is the decoded action plus at most phi: the term reaches the decoder."""
-    with_term, without = (decoder_after_one_forget_step(poisoned_runs["bcql"], weight)
-                          for weight in (1.0, 0.0))
-    assert not torch.equal(with_term, without)
+@pytest.mark.parametrize("method", ("safe-rule", "trajdeleter"))
+def test_bcql_forget_terms_move_its_decoder_only_for_trajdeleter(poisoned_runs, method):
+    """Safe-RULE's actor term moves BCQ-L's perturbation actor and leaves its behaviour
+    model (the VAE decoder) to retention on D_k; TrajDeleter's value suppression moves
+    every part the policy's action is computed by."""
+    (actor, decoder), (actor_without, decoder_without) = (
+        bcql_parts_after_one_forget_step(poisoned_runs["bcql"], method, weight)
+        for weight in (1.0, 0.0))
+    assert not torch.equal(actor, actor_without)
+    assert torch.equal(decoder, decoder_without) == (method == "safe-rule")
 
 
 def policy_after_one_alarmed_step(source, cost_margin: float, actor_forget_weight: float,
                                   actor_gate_waits: bool = True):
-    """BCQ-L's decoder and actor gate share after one Safe-RULE step past the warm-up, its
-    cost critic read 1,000 higher so that it judges the policy unsafe on every D_f state;
+    """BCQ-L's perturbation actor and actor gate share after one Safe-RULE step past the
+    warm-up, its cost critic read 1,000 higher so that it judges the policy unsafe on every D_f state;
     the critic terms off, so only the actor term can move the policy."""
     model, keep_batch, forget_batch = warmed_up_unlearner(source, UnlearnConfig(
         cost_margin=cost_margin, forget_weight=0.0, adaptive_forget_weight=False,
@@ -138,8 +146,8 @@ def policy_after_one_alarmed_step(source, cost_margin: float, actor_forget_weigh
     model.cost_members = lambda observations, actions: \
         cost_members(model, observations, actions) + 1_000.0
     metrics = model.unlearn_step(keep_batch, forget_batch, step=1)
-    decoder = torch.cat([p.detach().flatten() for p in model.vae.d1.parameters()])
-    return decoder, metrics["unlearn/actor_gate_share"]
+    actor = torch.cat([p.detach().flatten() for p in model.actor.parameters()])
+    return actor, metrics["unlearn/actor_gate_share"]
 
 
 def test_the_waiting_gate_waits_for_the_cost_critic_to_learn_the_poisoned_action(poisoned_runs):
@@ -156,25 +164,38 @@ def test_the_waiting_gate_waits_for_the_cost_critic_to_learn_the_poisoned_action
     assert default_share == 1.0 and not torch.equal(default, unmoved)
 
 
-def policy_after_a_strong_actor_term(source, policy_shift_tolerance: float):
-    """BCQ-L after 150 Safe-RULE steps with an actor term strong enough to move its policy
-    on D_k states: (the policy's shift there, the actor term's guard scale)."""
+def guard_scale_after_a_strong_actor_term(source, policy_shift_tolerance: float) -> float:
+    """The actor term's guard scale after 150 Safe-RULE steps with a strong actor term."""
     model, keep_batch, forget_batch = warmed_up_unlearner(source, UnlearnConfig(
         actor_gate=False, actor_forget_weight=50.0, retention_every=1, forget_weight_rate=0.05,
         policy_shift_tolerance=policy_shift_tolerance))
     for step in range(1, 150):
         model.unlearn_step(keep_batch, forget_batch, step=step)
-    return model.keep_policy_shift(), model.policy_guard.scale
+    return model.policy_guard.scale
 
 
-def test_the_guard_stops_the_actor_term_moving_the_policy_on_clean_states(poisoned_runs):
-    """The collapse guard: past its tolerance the actor term is scaled down and the policy
-    stays nearer the source's on D_k; with the tolerance out of reach it is not."""
-    guarded_shift, guarded_scale = policy_after_a_strong_actor_term(poisoned_runs["bcql"], 0.02)
-    free_shift, free_scale = policy_after_a_strong_actor_term(poisoned_runs["bcql"], 10.0)
-    assert free_scale == 1.0 and guarded_scale < 0.1
-    assert free_shift > 0.05
-    assert guarded_shift < 0.7 * free_shift
+def actor_after_one_guarded_step(source, actor_forget_weight: float, guard_scale: float):
+    """BEAR-L's actor (its whole policy) after one Safe-RULE step past the warm-up, gate
+    off, with the guard's scale set."""
+    model, keep_batch, forget_batch = warmed_up_unlearner(
+        source, UnlearnConfig(actor_gate=False, actor_forget_weight=actor_forget_weight))
+    model.policy_guard.scale = guard_scale
+    model.unlearn_step(keep_batch, forget_batch, step=1)
+    return torch.cat([p.detach().flatten() for p in model.actor.parameters()])
+
+
+def test_the_guard_turns_the_actor_term_off_past_its_tolerance(poisoned_runs):
+    """The collapse guard: with the policy's shift on D_k over its tolerance the guard's
+    scale falls (with the tolerance out of reach it stays 1), and a scaled-down actor
+    term no longer moves the policy: at scale 0 the actor steps as without the term.
+    (On these 20-step agents their own retention steps move the policy more than the
+    term does, so the shift itself cannot tell the two runs apart.)"""
+    source = poisoned_runs["bearl"]
+    assert guard_scale_after_a_strong_actor_term(source, 10.0) == 1.0
+    assert guard_scale_after_a_strong_actor_term(source, 0.02) < 0.1
+    without_term = actor_after_one_guarded_step(source, 0.0, guard_scale=1.0)
+    assert not torch.equal(actor_after_one_guarded_step(source, 1.0, guard_scale=1.0), without_term)
+    assert torch.equal(actor_after_one_guarded_step(source, 1.0, guard_scale=0.0), without_term)
 
 
 def coptidice_forget_likelihood(source, actor_forget_weight: float, steps: int = 10) -> float:
