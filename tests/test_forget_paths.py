@@ -123,15 +123,16 @@ def bcql_parts_after_one_forget_step(source, method: str, actor_forget_weight: f
 
 
 @pytest.mark.parametrize("method", ("safe-rule", "trajdeleter"))
-def test_bcql_forget_terms_move_its_decoder_only_for_trajdeleter(poisoned_runs, method):
-    """Safe-RULE's actor term moves BCQ-L's perturbation actor and leaves its behaviour
-    model (the VAE decoder) to retention on D_k; TrajDeleter's value suppression moves
-    every part the policy's action is computed by."""
+def test_bcql_forget_terms_move_its_decoder_too(poisoned_runs, method):
+    """BCQ-L's action is the decoded action plus at most phi: Safe-RULE's actor term and
+    TrajDeleter's value suppression reach the decoder as well as the perturbation actor
+    (with the perturbation alone Safe-RULE left BallRun BCQ-L unsafe under RewardLure15:
+    results/ballcircle-bcql/perturbation-only.md)."""
     (actor, decoder), (actor_without, decoder_without) = (
         bcql_parts_after_one_forget_step(poisoned_runs["bcql"], method, weight)
         for weight in (1.0, 0.0))
     assert not torch.equal(actor, actor_without)
-    assert torch.equal(decoder, decoder_without) == (method == "safe-rule")
+    assert not torch.equal(decoder, decoder_without)
 
 
 def policy_after_one_alarmed_step(source, cost_margin: float, actor_forget_weight: float,

@@ -60,8 +60,8 @@ class UnlearnableBCQL(DoubleQCriticMembers, UnlearningMixin, BCQL):
     network over VAE-decoded actions. Behaviour model: `vae`, refitted on D_k by
     BCQ-L's own step. Lagrange multiplier: the PID `controller`, updated by BCQ-L's
     own actor loss on D_k. kappa_Q: `qc_thres`. The policy's action is the VAE's
-    decoded action plus the actor's small perturbation (at most `phi`): Safe-RULE's
-    actor term moves the perturbation only, TrajDeleter's value suppression both.
+    decoded action plus the actor's small perturbation (at most `phi`), so the decoder
+    is part of the policy: the actor forget term moves both.
     """
 
     POLICY_OPTIMIZERS = ("actor_optim", "vae_optim")

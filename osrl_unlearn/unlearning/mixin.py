@@ -17,7 +17,7 @@ keeps its parts (see `osrl_unlearn/adapters/`):
     cost_members(obs, act)       Q_c of every cost-critic member, [members, batch]
     policy_actions(obs)          the policy's action, differentiable in the actor
     unlearn_cost_threshold       kappa_Q: the cost level the algorithm's actor respects
-    REWARD_CRITIC_OPTIMIZER, COST_CRITIC_OPTIMIZER, ACTOR_OPTIMIZER, POLICY_OPTIMIZERS
+    REWARD_CRITIC_OPTIMIZER, COST_CRITIC_OPTIMIZER, POLICY_OPTIMIZERS
                                  the agent's own optimizers that carry each forget term
 
 Retention (the D_k Bellman error of both critics, on a fixed D_k sample, every step of the
@@ -57,12 +57,7 @@ class UnlearningMixin:
     # the agent's optimizers whose steps carry the reward, cost and actor forget terms
     REWARD_CRITIC_OPTIMIZER: Optional[str] = "critic_optim"
     COST_CRITIC_OPTIMIZER: Optional[str] = "cost_critic_optim"
-    # the actor's alone: a behaviour model (BCQ-L's VAE decoder) is refitted on D_k and
-    # never pushed by the actor term (through Adam it moved BCQ-L's policy on clean states
-    # 2-3 times as far, into creeping on BallCircle: results/ballcircle-bcql/)
-    ACTOR_OPTIMIZER: str = "actor_optim"
-    # every part the policy's action is computed by (BCQ-L: its VAE's decoder too), all
-    # moved by TrajDeleter's value suppression
+    # every part the policy's action is computed by (BCQ-L: its VAE's decoder too)
     POLICY_OPTIMIZERS: Sequence[str] = ("actor_optim", )
 
     # ---- what each adapter provides -------------------------------------------------
@@ -119,7 +114,7 @@ class UnlearningMixin:
             if method == "safe-rule" and self.unlearn_cfg.cost_terms and self.COST_CRITIC_OPTIMIZER:
                 terms[self.COST_CRITIC_OPTIMIZER] = self.cost_forget_term
             if method == "safe-rule":
-                terms[self.ACTOR_OPTIMIZER] = self.actor_forget_term
+                terms.update({name: self.actor_forget_term for name in self.POLICY_OPTIMIZERS})
         elif method == "trajdeleter":
             terms.update({name: self.value_suppression_term for name in self.POLICY_OPTIMIZERS})
         return terms
@@ -127,8 +122,8 @@ class UnlearningMixin:
     def _forget_hook(self, term: ForgetTerm, sharing: Sequence[torch.optim.Optimizer]):
         """An optimizer pre-step hook adding the term's gradient while a D_f batch is set.
 
-        A term carried by several optimizers (BCQ-L's TrajDeleter term: its actor and
-        its VAE's decoder) is computed once a step, at the first of their steps, for all
+        A term carried by several optimizers (BCQ-L's actor term: its actor and its
+        VAE's decoder) is computed once a step, at the first of their steps, for all
         their parameters together; the later steps add their share of that gradient.
         """
         parameters = [p for optimizer in sharing for group in optimizer.param_groups
