@@ -138,8 +138,8 @@ def test_bcql_forget_terms_move_its_decoder_too(poisoned_runs, method):
 def policy_after_one_alarmed_step(source, cost_margin: float, actor_forget_weight: float,
                                   actor_gate_waits: bool = True):
     """BCQ-L's perturbation actor and actor gate share after one Safe-RULE step past the
-    warm-up, its cost critic read 1,000 higher so that it judges the policy unsafe on every D_f state;
-    the critic terms off, so only the actor term can move the policy."""
+    warm-up, its cost critic read 1,000 higher so that it judges the policy unsafe on
+    every D_f state; the critic terms off, so only the actor term can move the policy."""
     model, keep_batch, forget_batch = warmed_up_unlearner(source, UnlearnConfig(
         cost_margin=cost_margin, forget_weight=0.0, adaptive_forget_weight=False,
         actor_forget_weight=actor_forget_weight, actor_gate_waits=actor_gate_waits))
