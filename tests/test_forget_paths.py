@@ -165,11 +165,12 @@ def test_the_waiting_gate_waits_for_the_cost_critic_to_learn_the_poisoned_action
     assert default_share == 1.0 and not torch.equal(default, unmoved)
 
 
-def guard_scale_after_a_strong_actor_term(source, policy_shift_tolerance: float) -> float:
+def guard_scale_after_a_strong_actor_term(source, policy_shift_tolerance: float,
+                                          **overrides) -> float:
     """The actor term's guard scale after 150 Safe-RULE steps with a strong actor term."""
     model, keep_batch, forget_batch = warmed_up_unlearner(source, UnlearnConfig(
         actor_gate=False, actor_forget_weight=50.0, retention_every=1, forget_weight_rate=0.05,
-        policy_shift_tolerance=policy_shift_tolerance))
+        policy_shift_tolerance=policy_shift_tolerance, **overrides))
     for step in range(1, 150):
         model.unlearn_step(keep_batch, forget_batch, step=step)
     return model.policy_guard.scale
@@ -192,11 +193,27 @@ def test_the_guard_turns_the_actor_term_off_past_its_tolerance(poisoned_runs):
     (On these 20-step agents their own retention steps move the policy more than the
     term does, so the shift itself cannot tell the two runs apart.)"""
     source = poisoned_runs["bearl"]
-    assert guard_scale_after_a_strong_actor_term(source, 10.0) == 1.0
-    assert guard_scale_after_a_strong_actor_term(source, 0.02) < 0.1
+    shift_only = dict(actor_guard_retention=False)  # retention's part: the next test
+    assert guard_scale_after_a_strong_actor_term(source, 10.0, **shift_only) == 1.0
+    assert guard_scale_after_a_strong_actor_term(source, 0.02, **shift_only) < 0.1
     without_term = actor_after_one_guarded_step(source, 0.0, guard_scale=1.0)
     assert not torch.equal(actor_after_one_guarded_step(source, 1.0, guard_scale=1.0), without_term)
     assert torch.equal(actor_after_one_guarded_step(source, 1.0, guard_scale=0.0), without_term)
+
+
+@pytest.mark.parametrize("algorithm", ["bearl", "coptidice"])
+def test_the_guard_also_watches_retention_where_the_critics_follow_the_policy(poisoned_runs,
+                                                                             algorithm):
+    """With the shift's tolerance out of reach and D_k's Bellman errors past theirs, the
+    scale falls where the critics bootstrap from the policy's actions (BEAR-L), not with
+    `actor_guard_retention` off, and not on COptiDICE, whose nu and chi take no actions."""
+    source = poisoned_runs[algorithm]
+    past_retention = dict(retention_tolerance=-0.999)  # any rise at all is past it
+    watched = guard_scale_after_a_strong_actor_term(source, 10.0, **past_retention)
+    unwatched = guard_scale_after_a_strong_actor_term(source, 10.0, actor_guard_retention=False,
+                                                      **past_retention)
+    assert unwatched == 1.0
+    assert (watched < 0.1) if algorithm == "bearl" else (watched == 1.0)
 
 
 def coptidice_forget_likelihood(source, actor_forget_weight: float, steps: int = 10) -> float:

@@ -196,6 +196,22 @@ def test_the_early_stop_waits_for_a_save_that_retains():
     assert replay_offline_choice(saves, finetune) == (500, 1500)
 
 
+def test_the_early_stop_waits_for_a_save_that_has_forgotten_something():
+    from osrl_unlearn.unlearning.stage import replay_offline_choice
+
+    # BCQ-L trained 100,000 steps (results/scale): its actor term held back while the
+    # critics were past the tolerance, a save at 1,500 retains D_k but has forgotten
+    # nothing, the next two are over the tolerances, forgetting comes from 3,000 on
+    logged = [(2.74, 0.07, 0.0), (2.37, 0.04, 0.0), (1.61, 0.04, 0.0), (2.16, 0.19, 0.56),
+              (2.03, 0.07, 0.78), (1.56, 0.06, 0.86), (1.87, 0.11, 0.90), (1.87, 0.14, 0.91)]
+    saves = [{"step": 500 * (index + 1), "retention_ratio": ratio, "policy_shift": shift,
+              "forget_satisfied": share} for index, (ratio, shift, share) in enumerate(logged)]
+    assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2)) == (4000, 4000)
+    # the baselines forget nothing by design: they stop two saves after their best
+    finetune = UnlearnConfig(method="finetune", stop_after_saves=2)
+    assert replay_offline_choice(saves, finetune) == (1500, 2500)
+
+
 @pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])  # Q critics; OSRL's logged loss
 def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poisoned_runs,
                                                                           tmp_path, algorithm,

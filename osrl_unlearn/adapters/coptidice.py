@@ -101,6 +101,7 @@ class UnlearnableCOptiDICE(UnlearningMixin, COptiDICE):
 
     REWARD_CRITIC_OPTIMIZER = "nu_optim"
     COST_CRITIC_OPTIMIZER = None
+    CRITICS_FOLLOW_POLICY = False  # nu's and chi's targets are data, not the policy's actions
 
     def fix_retention_sample(self, keep_sample) -> None:
         """Nothing to fix: retention is read off COptiDICE's own step."""

@@ -19,6 +19,7 @@ keeps its parts (see `osrl_unlearn/adapters/`):
     unlearn_cost_threshold       kappa_Q: the cost level the algorithm's actor respects
     REWARD_CRITIC_OPTIMIZER, COST_CRITIC_OPTIMIZER, POLICY_OPTIMIZERS
                                  the agent's own optimizers that carry each forget term
+    CRITICS_FOLLOW_POLICY        whether the critics bootstrap from the policy's actions
 
 Retention (the D_k Bellman error of both critics, on a fixed D_k sample, every step of the
 warm-up and then every `retention_every` steps) is measured here for every agent with
@@ -59,6 +60,9 @@ class UnlearningMixin:
     COST_CRITIC_OPTIMIZER: Optional[str] = "cost_critic_optim"
     # every part the policy's action is computed by (BCQ-L: its VAE's decoder too)
     POLICY_OPTIMIZERS: Sequence[str] = ("actor_optim", )
+    # whether the critics' targets take the policy's next action, so that moving the
+    # policy moves them on D_k (then the actor term's guard also watches their retention)
+    CRITICS_FOLLOW_POLICY: bool = True
 
     # ---- what each adapter provides -------------------------------------------------
     def reward_members(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -266,7 +270,8 @@ class UnlearningMixin:
             metrics["unlearn/forget_weight"] = self.forget_weight.update(
                 1.0 - metrics["unlearn/forget_satisfied"], ratio)
         if forgetting and self.unlearn_cfg.method == "safe-rule":
-            metrics["unlearn/actor_guard_scale"] = self.policy_guard.update()
+            metrics["unlearn/actor_guard_scale"] = self.policy_guard.update(
+                ratio if self.CRITICS_FOLLOW_POLICY else None)
         return metrics
 
     def reward_forget_term(self, forget_batch: Batch) -> Tuple[torch.Tensor, Dict[str, float]]:

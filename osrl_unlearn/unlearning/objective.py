@@ -19,12 +19,14 @@ step per part of the agent on the sum of its retention and forget terms:
    (the D_k Bellman error of each critic relative to its level at the start; the worst
    of them counts) is within tolerance, down when retention degrades. The first
    `retention_warmup` steps retain only, and their Bellman errors are those levels.
-5. The actor term is guarded by the policy's own retention: how far the policy's
-   actions on D_k states have moved from the source policy's. While the shift is over
-   `policy_shift_tolerance` the actor term is scaled down, so forgetting cannot buy
+5. The actor term is guarded by retention: how far the policy's actions on D_k states
+   have moved from the source policy's, and the critics' D_k Bellman errors. While the
+   shift is over `policy_shift_tolerance`, or the errors are past
+   `retention_tolerance`, the actor term is scaled down, so forgetting cannot buy
    safety by making the agent stand still (the actor term alone moved a CarCircle
    agent's actions on clean states by 0.41 of the action bound, into creeping, where
-   retraining moved them by 0.065: results/collapse/).
+   retraining moved them by 0.065: results/collapse/), nor by moving a policy the
+   critics then follow off D_k (a 100,000-step BCQ-L: results/scale/).
 """
 
 from dataclasses import dataclass
@@ -97,6 +99,10 @@ class UnlearnConfig:
     multiplier_warmup: int = 200
     # TrajDeleter: its forgetting phase as a fraction of the steps
     trajdeleter_forget_fraction: float = 0.5
+    # the actor term's guard also scales it down while the D_k Bellman errors are past
+    # `retention_tolerance` (false: only the policy shift; the 100,000-step BCQ-L's
+    # critics followed a policy moved 0.05-0.1 of the bound to 12 times their errors)
+    actor_guard_retention: bool = True
     # save (and choose model_best offline) every this many steps
     save_every: int = 500
     # also keep each save as checkpoint/model_<step>.pt, to see in the simulator what the
@@ -169,7 +175,9 @@ class PolicyRetentionGuard:
     moves a policy little there (CarCircle BCQ-L: 0.065 of the bound) while an actor
     term that has made the agent stand still moves it far (0.41). The scale falls by
     `forget_weight_rate` per step while the shift is over `policy_shift_tolerance`
-    and recovers towards 1 once it is inside three quarters of it.
+    (or, with `actor_guard_retention`, the retention ratio past `retention_tolerance`:
+    how far a shift carries the critics differs between agents) and recovers towards 1
+    once both are inside three quarters of their tolerances.
     """
 
     def __init__(self, cfg: UnlearnConfig):
@@ -182,11 +190,16 @@ class PolicyRetentionGuard:
         kept = 0.98 ** steps
         self.shift = kept * self.shift + (1.0 - kept) * shift
 
-    def update(self) -> float:
+    def update(self, retention_ratio: Optional[float] = None) -> float:
+        """Adapt after one step, given the critics' latest D_k retention ratio (None: an
+        agent whose critics do not follow the policy, so only the shift counts)."""
         rate, tolerance = self.cfg.forget_weight_rate, self.cfg.policy_shift_tolerance
-        if self.shift > tolerance:
+        watched = self.cfg.actor_guard_retention and retention_ratio is not None
+        excess, retention_tolerance = (retention_ratio or 1.0) - 1.0, self.cfg.retention_tolerance
+        if self.shift > tolerance or (watched and excess > retention_tolerance):
             self.scale = max(self.scale * (1.0 - rate), 1e-3)
-        elif self.shift <= 0.75 * tolerance:
+        elif self.shift <= 0.75 * tolerance \
+                and not (watched and excess > 0.75 * retention_tolerance):
             self.scale = min(self.scale * (1.0 + rate), 1.0)
         return self.scale
 

@@ -215,8 +215,8 @@ def offline_rank(forget_satisfied: float, retention_ratio: float, policy_shift: 
 class OfflineChoice:
     """Which save is model_best, decided save by save without the environment, and when
     the early stop ends the run: `stop_after_saves` saves in a row not chosen, for
-    Safe-RULE (and reward-only) once model_best retains D_k. Before any save retains it
-    their run goes on (COptiDICE's go over the retention tolerance early and come back
+    Safe-RULE (and reward-only) once model_best retains D_k and has forgotten some of
+    D_f. Before any save retains it their run goes on (COptiDICE's go over the retention tolerance early and come back
     slowly: CarRun seed 1 stopped at its first save, unsafe, 1.56, while its first
     retaining save, at 3,500 steps, was safe).
 
@@ -252,8 +252,15 @@ class OfflineChoice:
 
     def stop(self, step: int) -> bool:
         """Whether the early stop ends the run after the save at `step`."""
-        return bool(self.cfg.stop_after_saves) and (self.best_rank[0] or not self.forgets) and \
-            step - self.best_step >= self.cfg.stop_after_saves * self.cfg.save_every
+        return bool(self.cfg.stop_after_saves) and (not self.forgets or self.found_forgetting) \
+            and step - self.best_step >= self.cfg.stop_after_saves * self.cfg.save_every
+
+    @property
+    def found_forgetting(self) -> bool:
+        """Whether model_best retains D_k and has forgotten some of D_f. A save that
+        retains but forgot nothing is the source agent again: a 100,000-step BCQ-L whose
+        forgetting waited for its critics to settle stopped there, still unsafe."""
+        return bool(self.best_rank[0]) and self.best_rank[2] > 0.0
 
     def state_dict(self) -> dict:
         return {"best_step": self.best_step, "best_rank": self.best_rank,
