@@ -207,7 +207,7 @@ def test_the_early_stop_waits_for_a_save_that_has_forgotten_something():
     saves = [{"step": 500 * (index + 1), "retention_ratio": ratio, "policy_shift": shift,
               "forget_satisfied": share} for index, (ratio, shift, share) in enumerate(logged)]
     assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2)) == (4000, 4000)
-    # the baselines forget nothing by design: they stop two saves after their best
+    # the baselines keep the stop their rows were made with: two saves after their best
     finetune = UnlearnConfig(method="finetune", stop_after_saves=2)
     assert replay_offline_choice(saves, finetune) == (1500, 2500)
 

@@ -95,14 +95,14 @@ class UnlearnConfig:
     # dimension, fraction of the action bound) before the actor term is scaled down (and a
     # save past it is not chosen as best)
     policy_shift_tolerance: float = 0.15
-    # steps re-estimating the multipliers of a run without saved training state (unmodified OSRL)
-    multiplier_warmup: int = 200
-    # TrajDeleter: its forgetting phase as a fraction of the steps
-    trajdeleter_forget_fraction: float = 0.5
     # the actor term's guard also scales it down while the D_k Bellman errors are past
     # `retention_tolerance` (false: only the policy shift; the 100,000-step BCQ-L's
     # critics followed a policy moved 0.05-0.1 of the bound to 12 times their errors)
     actor_guard_retention: bool = True
+    # steps re-estimating the multipliers of a run without saved training state (unmodified OSRL)
+    multiplier_warmup: int = 200
+    # TrajDeleter: its forgetting phase as a fraction of the steps
+    trajdeleter_forget_fraction: float = 0.5
     # save (and choose model_best offline) every this many steps
     save_every: int = 500
     # also keep each save as checkpoint/model_<step>.pt, to see in the simulator what the
@@ -195,7 +195,8 @@ class PolicyRetentionGuard:
         agent whose critics do not follow the policy, so only the shift counts)."""
         rate, tolerance = self.cfg.forget_weight_rate, self.cfg.policy_shift_tolerance
         watched = self.cfg.actor_guard_retention and retention_ratio is not None
-        excess, retention_tolerance = (retention_ratio or 1.0) - 1.0, self.cfg.retention_tolerance
+        excess = retention_ratio - 1.0 if watched else 0.0
+        retention_tolerance = self.cfg.retention_tolerance
         if self.shift > tolerance or (watched and excess > retention_tolerance):
             self.scale = max(self.scale * (1.0 - rate), 1e-3)
         elif self.shift <= 0.75 * tolerance \

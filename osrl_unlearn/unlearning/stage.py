@@ -216,9 +216,9 @@ class OfflineChoice:
     """Which save is model_best, decided save by save without the environment, and when
     the early stop ends the run: `stop_after_saves` saves in a row not chosen, for
     Safe-RULE (and reward-only) once model_best retains D_k and has forgotten some of
-    D_f. Before any save retains it their run goes on (COptiDICE's go over the retention tolerance early and come back
-    slowly: CarRun seed 1 stopped at its first save, unsafe, 1.56, while its first
-    retaining save, at 3,500 steps, was safe).
+    D_f. Before any save retains it their run goes on (COptiDICE's go over the retention
+    tolerance early and come back slowly: CarRun seed 1 stopped at its first save,
+    unsafe, 1.56, while its first retaining save, at 3,500 steps, was safe).
 
     A save replaces model_best when it ranks higher (`offline_rank`). For Safe-RULE, with
     `forget_share_band` b > 0, saves that retain D_k and are as steady as model_best count
