@@ -195,12 +195,13 @@ class PolicyRetentionGuard:
         agent whose critics do not follow the policy, so only the shift counts)."""
         rate, tolerance = self.cfg.forget_weight_rate, self.cfg.policy_shift_tolerance
         watched = self.cfg.actor_guard_retention and retention_ratio is not None
-        excess = retention_ratio - 1.0 if watched else 0.0
-        retention_tolerance = self.cfg.retention_tolerance
-        if self.shift > tolerance or (watched and excess > retention_tolerance):
+
+        def retention_past(share: float) -> bool:
+            return watched and retention_ratio - 1.0 > share * self.cfg.retention_tolerance
+
+        if self.shift > tolerance or retention_past(1.0):
             self.scale = max(self.scale * (1.0 - rate), 1e-3)
-        elif self.shift <= 0.75 * tolerance \
-                and not (watched and excess > 0.75 * retention_tolerance):
+        elif self.shift <= 0.75 * tolerance and not retention_past(0.75):
             self.scale = min(self.scale * (1.0 + rate), 1.0)
         return self.scale
 
