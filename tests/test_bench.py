@@ -180,20 +180,34 @@ def test_unlearning_methods_stop_early_by_default_and_a_grid_can_say_otherwise(t
     assert unlearn_config(never, "finetune", 0).stop_after_saves == 0
 
 
-def test_ray_runs_the_grid_and_a_crashed_agent_stays_in_its_rows(ball_run_file, tmp_path):
-    """A local 2-CPU Ray: seed 1's poisoned agent is broken, seed 0's rows still finish."""
-    broken = tmp_path / "logs" / "OfflineBallRun-Generated-MaxCost15-v0-cost-10" / "bcql-seed1"
+def test_ray_runs_the_grid_rows_land_one_by_one_and_a_crash_stays_in_its_rows(
+        ball_run_file, tmp_path, monkeypatch):
+    """A local 2-CPU Ray: seed 1's poisoned agent is broken, seed 0's rows still finish;
+    and a row lands while its Ray task is still running, not when the task ends."""
+    import osrl_unlearn.experiments.bench as bench
+
+    logs = tmp_path / "logs"
+    broken = logs / "OfflineBallRun-Generated-MaxCost15-v0-cost-10" / "bcql-seed1"
     (broken / "checkpoint").mkdir(parents=True)
     (broken / "timing.json").write_text(json.dumps({"train_s": 1.0, "steps": 10}))
     (broken / "config.yaml").write_text("prefix: BCQL\n")  # no model: every row fails
+    later_agent = logs / "OfflineBallRun-Generated-RewardLure15-v0-cost-10" / "bcql-seed0"
+    landed = []  # (row, whether seed 0's RewardLure agent, trained after it, existed yet)
+    write = bench.append_row
+    monkeypatch.setattr(bench, "append_row", lambda path, row: (
+        landed.append((row, (later_agent / "timing.json").exists())), write(path, row)))
     grid = load_grid(write_grid(tmp_path, methods=["finetune"], seeds=[0, 1], variants={},
-                                threads=1))
+                                threads=1, attacks=["max-cost", "reward-lure"]))
     rows = read_rows(run_grid(grid, use_ray=True))
-    status = {(row["seed"], row["method"]): row["status"] for row in rows}
-    assert status == {(0, "poisoned"): "ok", (0, "finetune"): "ok",
-                      (1, "poisoned"): "error", (1, "finetune"): "error"}
+    status = {(row["seed"], row["attack"], row["method"]): row["status"] for row in rows}
+    assert status == {(seed, attack, method): "error" if (seed, attack) == (1, "max-cost") else "ok"
+                      for seed in (0, 1) for attack in ("max-cost", "reward-lure")
+                      for method in ("poisoned", "finetune")}
     assert all(row["error"] for row in rows if row["status"] == "error")
-    assert len(rows) == 4  # each row once: only the driver writes
+    assert len(rows) == 8  # each row once: only the driver writes
+    first = next(seen for row, seen in landed
+                 if (row["seed"], row["attack"], row["method"]) == (0, "max-cost", "poisoned"))
+    assert not first  # seed 0's task had its second agent still to train
 
 
 def test_retraining_reuses_the_references_clean_agent_of_the_same_settings(ball_run_file, tmp_path):

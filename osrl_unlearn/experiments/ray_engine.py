@@ -7,13 +7,15 @@ One Ray task per task, algorithm and seed: its poisoned agents (one per attack a
 ratio) and every method on each, in order. They share one retrained agent (retraining
 depends only on D_k), which two concurrent tasks would otherwise both train into the
 same folder. Each task asks for as many CPUs as the grid's torch threads. The datasets
-are built here first, one at a time, for the same reason. Only this process writes
-the results file: rows arrive as each Ray task ends. A task that dies (a lost worker,
-out of memory) becomes an error row for each of its unfinished rows.
+are built here first, one at a time, for the same reason. A task streams its rows back
+one by one (a Ray generator task), and only this process writes the results file: each
+row lands the moment its method is done, so a grid stopped mid-task keeps what it
+finished. A task that dies (a lost worker, out of memory) becomes an error row for
+each of its rows not yet landed.
 """
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from osrl_unlearn.experiments.bench import (
     ROW_KEY, Cell, GridConfig, _describe, cell_rows, ensure_dataset
@@ -21,12 +23,14 @@ from osrl_unlearn.experiments.bench import (
 
 
 def agent_group(cells_and_methods: Sequence[Tuple[Cell, List[str]]], grid: GridConfig
-                ) -> List[Dict[str, Any]]:
-    """The rows of one task, algorithm and seed: every cell and method in turn (a Ray task)."""
+                ) -> Iterator[Dict[str, Any]]:
+    """The rows of one task, algorithm and seed, each as it is done: every cell and
+    method in turn (a Ray generator task)."""
     import torch
 
     torch.set_num_threads(grid.threads)
-    return [row for cell, methods in cells_and_methods for row in cell_rows(cell, grid, methods)]
+    for cell, methods in cells_and_methods:
+        yield from cell_rows(cell, grid, methods)
 
 
 def run_on_ray(todo: Dict[Cell, List[str]], grid: GridConfig,
@@ -55,18 +59,28 @@ def run_on_ray(todo: Dict[Cell, List[str]], grid: GridConfig,
              include_dashboard=False, runtime_env={"env_vars": variables},
              log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=grid.threads)(agent_group)
-        pending = {task.remote(members, grid): members for members in groups.values()}
-        while pending:
-            (finished, ), _ = ray.wait(list(pending), num_returns=1)
-            members = pending.pop(finished)
+        task = ray.remote(num_cpus=grid.threads, num_returns="streaming")(agent_group)
+        # each running task: its stream of rows, and the keys of its rows not landed yet
+        streams = {}
+        for members in groups.values():
+            streams[task.remote(members, grid)] = {
+                cell.key(method): cell for cell, methods in members for method in methods}
+        while streams:
+            (ready, ), _ = ray.wait(list(streams), num_returns=1)
+            waiting = streams[ready]
             try:
-                rows = ray.get(finished)
+                row = ray.get(next(ready))
+            except StopIteration:
+                del streams[ready]
+                continue
             except Exception as error:  # the task itself died, not one of its rows
-                rows = [_error_row(cell, method, grid, f"its Ray task died: {_describe(error)}")
-                        for cell, methods in members for method in methods]
-            for row in rows:
-                record(row)
+                for key, cell in waiting.items():
+                    record(_error_row(cell, key[-1], grid,
+                                      f"its Ray task died: {_describe(error)}"))
+                del streams[ready]
+                continue
+            waiting.pop(tuple(row[name] for name in ROW_KEY), None)
+            record(row)
     finally:
         ray.shutdown()
 
