@@ -25,13 +25,6 @@ from osrl_unlearn.unlearning.stage import build_unlearner, resolve_forget
 
 
 @torch.no_grad()
-def measured_residuals(model) -> Dict[str, float]:
-    """The retention measure's residuals (`keep_bellman_losses`), with the source
-    policy's next actions fixed when the model was built."""
-    return model.keep_bellman_losses({})
-
-
-@torch.no_grad()
 def own_target_residuals(model) -> Dict[str, float]:
     """Each member's squared residual against BCQ-L's own backup, averaged over members."""
     observations, next_observations, actions, rewards, costs, done, _ = model._retention_sample
@@ -59,13 +52,15 @@ def main(source: Path, forget: str, runs: list) -> None:
     data, mask = resolve_forget(forget, run_cfg)
     keep, _ = datasets.split_keep_forget(data, mask)
     env = make_eval_env(run_cfg.task, run_cfg.reward_scale, run_cfg.cost_limit)
+    torch.manual_seed(0)  # BCQ-L's decoder samples the source policy's fixed next actions
     model = build_unlearner(run_cfg, adapter, env, keep, UnlearnConfig(method="finetune"), state, source)
     print("| run | measured: reward | measured: cost | own target: reward | own target: cost |")
     print("| --- | --- | --- | --- | --- |")
     for name, path in [("source", None)] + [(Path(run).name, Path(run)) for run in runs]:
         if path is not None:
             model.load_state_dict(torch.load(path / "checkpoint" / "model.pt")["model_state"])
-        measured, own = measured_residuals(model), own_target_residuals(model)
+        # the retention measure, at the source policy's next actions fixed at build time
+        measured, own = model.keep_bellman_losses({}), own_target_residuals(model)
         print(f"| {name} | {measured['reward']:.3f} | {measured['cost']:.3f} | "
               f"{own['reward']:.3f} | {own['cost']:.3f} |")
 

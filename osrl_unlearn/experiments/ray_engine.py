@@ -67,20 +67,17 @@ def run_on_ray(todo: Dict[Cell, List[str]], grid: GridConfig,
                 cell.key(method): cell for cell, methods in members for method in methods}
         while streams:
             (ready, ), _ = ray.wait(list(streams), num_returns=1)
-            waiting = streams[ready]
             try:
                 row = ray.get(next(ready))
             except StopIteration:
-                del streams[ready]
-                continue
+                streams.pop(ready)
             except Exception as error:  # the task itself died, not one of its rows
-                for key, cell in waiting.items():
+                for key, cell in streams.pop(ready).items():
                     record(_error_row(cell, key[-1], grid,
                                       f"its Ray task died: {_describe(error)}"))
-                del streams[ready]
-                continue
-            waiting.pop(tuple(row[name] for name in ROW_KEY), None)
-            record(row)
+            else:
+                streams[ready].pop(tuple(row[name] for name in ROW_KEY), None)
+                record(row)
     finally:
         ray.shutdown()
 

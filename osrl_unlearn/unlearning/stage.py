@@ -271,12 +271,13 @@ class OfflineChoice:
         self.top_share = dict(state["top_share"])
 
 
-def replay_offline_choice(saves: Sequence[dict], ucfg: UnlearnConfig) -> Tuple[int, int]:
+def replay_offline_choice(saves: Sequence[dict], ucfg: UnlearnConfig,
+                          choice_class: type = OfflineChoice) -> Tuple[int, int]:
     """The save `OfflineChoice` makes model_best and the step its early stop ends the run
     at, replayed over a run's logged saves (steps in order, each with the keys of
     `progress.txt` the choice reads): a run that kept every save shows how each other
-    setting of the choice would have done."""
-    choice = OfflineChoice(ucfg)
+    setting of the choice, or another rule (`choice_class`, a subclass), would have done."""
+    choice = choice_class(ucfg)
     for save in saves:
         choice.offer(save["step"], save["forget_satisfied"], save["retention_ratio"],
                      save["policy_shift"])

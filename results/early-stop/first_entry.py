@@ -13,6 +13,7 @@ D_f, model_best chosen as now. Writes first-entry.md beside this file.
     python results/early-stop/first_entry.py results/early-stop/runs/*
 """
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -48,23 +49,17 @@ class StopFromFirstForgetting(OfflineChoice):
             step - self.entered[0] >= self.cfg.stop_after_saves * self.cfg.save_every
 
 
-def replay_first_entry(saves, ucfg) -> Tuple[int, int]:
-    choice = StopFromFirstForgetting(ucfg)
-    for save in saves:
-        choice.offer(save["step"], save["forget_satisfied"], save["retention_ratio"], save["policy_shift"])
-        if choice.stop(save["step"]):
-            return choice.best_step, save["step"]
-    return choice.best_step, saves[-1]["step"]
+@functools.lru_cache(maxsize=None)
+def retraining_rows() -> tuple:
+    return tuple(json.loads(line) for path in RETRAINING for line in path.read_text().splitlines())
 
 
 def retraining_reward(task: str, algorithm: str, seed: int, steps: int) -> Optional[float]:
-    for path in RETRAINING:
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            if (row["method"], row["status"], row["task"], row["algorithm"], row["seed"]) == (
-                    "retrain", "ok", task, algorithm, seed) and row.get("forget_recall", 1.0) == 1.0 \
-                    and row.get("train_steps") == steps:
-                return row["normalized_reward"]
+    for row in retraining_rows():
+        if (row["method"], row["status"], row["task"], row["algorithm"], row["seed"]) == (
+                "retrain", "ok", task, algorithm, seed) and row.get("forget_recall", 1.0) == 1.0 \
+                and row.get("train_steps") == steps:
+            return row["normalized_reward"]
     return None
 
 
@@ -83,7 +78,8 @@ def main(runs) -> None:
         reference = retraining_reward(base_task(config["task"]), Path(config["source_run"]).name.split("-seed")[0],
                                       ucfg.seed, config["update_steps"])
         cells = [run.name, "-" if reference is None else f"{reference:.3f}"]
-        for best, stop in (replay_offline_choice(saves, ucfg), replay_first_entry(saves, ucfg)):
+        for best, stop in (replay_offline_choice(saves, ucfg),
+                            replay_offline_choice(saves, ucfg, StopFromFirstForgetting)):
             save = by_step[best]
             cells += [f"{best:,}, {stop:,}",
                       f"{save['normalized_reward']:.3f} / {save['normalized_cost']:.2f}"
