@@ -41,6 +41,7 @@ def test_negative_stop_after_saves(poisoned_runs):
     ("retention_tolerance", "-1", "must be above -1"),
     ("policy_shift_tolerance", "0", "must be above 0"),
     ("forget_share_band", "1", "must be in [0, 1)"),
+    ("forget_plateau", "-0.1", "must be 0 (off) or more"),
 ])
 def test_a_setting_out_of_range(poisoned_runs, name, value, message):
     result = run_cli("unlearn", "--path", str(poisoned_runs["bcql"]), "--forget", FORGET_ID,

@@ -212,6 +212,28 @@ def test_the_early_stop_waits_for_a_save_that_has_forgotten_something():
     assert replay_offline_choice(saves, finetune) == (1500, 2500)
 
 
+def test_the_early_stop_ends_a_run_whose_forgetting_has_levelled_off():
+    from osrl_unlearn.unlearning.stage import replay_offline_choice
+
+    # The same 100,000-step BCQ-L to its 5,000 steps (results/early-stop/runs): from 3,000
+    # on every save retains D_k inside the band, so model_best moves to each in turn and
+    # the count since its last change never reaches two; forgetting has levelled off
+    logged = [(2.74, 0.07, 0.0), (2.37, 0.04, 0.0), (1.61, 0.04, 0.0), (2.16, 0.19, 0.556),
+              (2.03, 0.07, 0.780), (1.56, 0.06, 0.862), (1.87, 0.11, 0.899), (1.87, 0.14, 0.909),
+              (1.71, 0.09, 0.910), (1.68, 0.09, 0.916)]
+    saves = [{"step": 500 * (index + 1), "retention_ratio": ratio, "policy_shift": shift,
+              "forget_satisfied": share} for index, (ratio, shift, share) in enumerate(logged)]
+    # 0.909 and 0.910 each add under 2% to 0.899: two saves without progress
+    assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2)) == (4500, 4500)
+    assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2, forget_plateau=0.0)) \
+        == (5000, 5000)
+    assert replay_offline_choice(saves, UnlearnConfig(stop_after_saves=2, forget_plateau=0.05)) \
+        == (4000, 4000)
+    # a baseline has no band and keeps its stop: two saves after its best
+    assert replay_offline_choice(saves, UnlearnConfig(method="finetune", stop_after_saves=2)) \
+        == (1500, 2500)
+
+
 @pytest.mark.parametrize("algorithm", ["bcql", "coptidice"])  # Q critics; OSRL's logged loss
 def test_when_no_save_retains_model_best_is_the_save_closest_to_retaining(poisoned_runs,
                                                                           tmp_path, algorithm,

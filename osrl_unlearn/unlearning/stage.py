@@ -18,7 +18,9 @@ all, closest to retaining first; when no save retains, the summary says so
 (`model_best_retains_keep`) and a warning line names the save taken. For Safe-RULE,
 among saves that retain and keep most of the forgetting (`forget_share_band`) the
 latest wins (`OfflineChoice`). With `stop_after_saves` N the run ends once N saves in a
-row have not beaten model_best (for Safe-RULE, a model_best that retains D_k).
+row have not beaten model_best (for Safe-RULE, a model_best that retains D_k), or, for
+Safe-RULE, once N retaining saves in a row have not raised the share of D_f forgotten
+(`forget_plateau`).
 
 Unlearning continues from the source's optimizer states and Lagrange multipliers when
 training saved them beside its checkpoint (runs trained through this project). A run
@@ -61,8 +63,8 @@ STATE_FILE = "unlearn_state.pt"
 # (2: retention levels of both critics; 3: multipliers by name, python's random state;
 # 4: retention measured every `retention_every` steps, batches drawn by `sampled_batches`;
 # 5: the actor term's collapse guard; 6: `offline_rank` replaced a score, kept as best_rank;
-# 7: the offline choice's state as `OfflineChoice` keeps it).
-STATE_VERSION = 7
+# 7: the offline choice's state as `OfflineChoice` keeps it; 8: with its plateau count).
+STATE_VERSION = 8
 REFERENCE_SAMPLE = 10_000  # D_k transitions used for the reward reference percentile
 
 
@@ -224,7 +226,10 @@ class OfflineChoice:
     `forget_share_band` b > 0, saves that retain D_k and are as steady as model_best count
     as equal while they keep at least (1 - b) of the largest share of D_f forgotten so far
     among them, and the later one wins: it has had more of the algorithm's own training
-    on D_k since the forgetting.
+    on D_k since the forgetting. Since the latest save inside the band keeps replacing
+    model_best, Safe-RULE's early stop also ends the run once forgetting has levelled off:
+    `stop_after_saves` saves in a row that retain D_k without raising the largest share
+    of D_f forgotten by more than `forget_plateau` of it.
     """
 
     def __init__(self, ucfg: UnlearnConfig):
@@ -235,6 +240,8 @@ class OfflineChoice:
         self.best_step: Optional[int] = None
         self.best_rank: Optional[Tuple[bool, bool, float]] = None
         self.top_share: Dict[str, float] = {}  # largest forget share per (retains, steady)
+        self.top_retained_share = 0.0  # largest forget share of a save that retains D_k
+        self.saves_without_progress = 0  # retaining saves in a row that did not raise it
 
     def offer(self, step: int, forget_satisfied: float, retention_ratio: float,
               policy_shift: float) -> bool:
@@ -246,14 +253,22 @@ class OfflineChoice:
             top = self.top_share[level] = max(self.top_share.get(level, 0.0), rank[2])
             within = rank[2] >= (1.0 - self.cfg.forget_share_band) * top
             chosen = chosen or (rank[:2] == tuple(self.best_rank[:2]) and within)
+        if rank[0] and self.forgets:
+            progressed = rank[2] > (1.0 + self.cfg.forget_plateau) * self.top_retained_share
+            self.saves_without_progress = 0 if progressed else self.saves_without_progress + 1
+            self.top_retained_share = max(self.top_retained_share, rank[2])
         if chosen:
             self.best_step, self.best_rank = step, rank
         return chosen
 
     def stop(self, step: int) -> bool:
         """Whether the early stop ends the run after the save at `step`."""
-        return bool(self.cfg.stop_after_saves) and (not self.forgets or self.found_forgetting) \
-            and step - self.best_step >= self.cfg.stop_after_saves * self.cfg.save_every
+        saves = self.cfg.stop_after_saves
+        if not saves or (self.forgets and not self.found_forgetting):
+            return False
+        levelled_off = self.forgets and self.cfg.forget_plateau > 0 \
+            and self.saves_without_progress >= saves
+        return levelled_off or step - self.best_step >= saves * self.cfg.save_every
 
     @property
     def found_forgetting(self) -> bool:
@@ -264,11 +279,14 @@ class OfflineChoice:
 
     def state_dict(self) -> dict:
         return {"best_step": self.best_step, "best_rank": self.best_rank,
-                "top_share": dict(self.top_share)}
+                "top_share": dict(self.top_share), "top_retained_share": self.top_retained_share,
+                "saves_without_progress": self.saves_without_progress}
 
     def load_state_dict(self, state: dict) -> None:
         self.best_step, self.best_rank = state["best_step"], state["best_rank"]
         self.top_share = dict(state["top_share"])
+        self.top_retained_share = state["top_retained_share"]
+        self.saves_without_progress = state["saves_without_progress"]
 
 
 def replay_offline_choice(saves: Sequence[dict], ucfg: UnlearnConfig,
@@ -323,6 +341,8 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
         raise UserInputError(f"--unlearning.stop_after_saves must be 0 (off) or more, got {ucfg.stop_after_saves}")
     if not 0.0 <= ucfg.forget_share_band < 1.0:
         raise UserInputError(f"--unlearning.forget_share_band must be in [0, 1), got {ucfg.forget_share_band}")
+    if ucfg.forget_plateau < 0.0:
+        raise UserInputError(f"--unlearning.forget_plateau must be 0 (off) or more, got {ucfg.forget_plateau}")
     for name in ("steps", "save_every", "retention_every"):
         if getattr(ucfg, name) < 1:
             raise UserInputError(f"--unlearning.{name} must be at least 1, got {getattr(ucfg, name)}")
