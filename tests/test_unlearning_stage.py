@@ -1,6 +1,7 @@
 """The unlearning stage on real (tiny) OSRL runs: every method, every algorithm, OSRL's layout."""
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 import torch
@@ -168,8 +169,10 @@ def test_with_a_band_the_latest_save_that_kept_most_of_the_forgetting_is_chosen(
              save(2500, 0.35), save(3000, 0.25), save(3500, 0.18, ratio=3.0)]
     strict = UnlearnConfig(stop_after_saves=2, forget_share_band=0.0)
     assert replay_offline_choice(saves, strict) == (1000, 2000)
-    banded = UnlearnConfig(stop_after_saves=2, forget_share_band=0.5)
+    banded = UnlearnConfig(stop_after_saves=2, forget_share_band=0.5, forget_plateau=0.0)
     assert replay_offline_choice(saves, banded) == (2500, 3500)  # 0.35 >= 0.5 x 0.62 > 0.25
+    # with the plateau count the stop comes two saves after the share stopped rising
+    assert replay_offline_choice(saves, replace(banded, forget_plateau=0.02)) == (2000, 2000)
     assert replay_offline_choice(saves, UnlearnConfig(forget_share_band=0.1)) == (1500, 3500)
     assert replay_offline_choice(saves, UnlearnConfig(method="finetune", stop_after_saves=2,
                                                       forget_share_band=0.5)) == (1000, 2000)
