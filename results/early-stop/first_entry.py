@@ -16,8 +16,9 @@ D_f, model_best chosen as now. Writes first-entry.md beside this file.
 import functools
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import yaml
 
@@ -63,30 +64,47 @@ def retraining_reward(task: str, algorithm: str, seed: int, steps: int) -> Optio
     return None
 
 
-def main(runs) -> None:
-    lines = ["| run | retraining's reward | now: model_best, stop | reward / cost | "
-             "from first forgetting: model_best, stop | reward / cost |",
-             "| --- | --- | --- | --- | --- | --- |"]
+Rule = Tuple[str, Callable[[UnlearnConfig], UnlearnConfig], type]  # label, settings, choice
+
+
+def replay_table(runs, rules: Sequence[Rule], out: Path) -> None:
+    """One line per run: retraining's reward, then for each rule the save it makes
+    model_best and the step it stops at, with that save's score in the simulator."""
+    header = "| run | retraining's reward | " + " | ".join(
+        f"{label}: model_best, stop | reward / cost" for label, _, _ in rules) + " |"
+    lines = [header, "| --- " * (2 + 2 * len(rules)) + "|"]
     for run in map(Path, runs):
         config = yaml.safe_load((run / "config.yaml").read_text())
         ucfg = UnlearnConfig(**{key: value for key, value in config["unlearning"].items()
                                 if key in UnlearnConfig.__dataclass_fields__})
-        ucfg.stop_after_saves = STOP_AFTER_SAVES
+        ucfg = replace(ucfg, stop_after_saves=STOP_AFTER_SAVES)
         saves = json.loads((run / "saves.json").read_text())
         by_step = {save["step"]: save for save in saves}
         # an unlearning run's config.yaml holds its source's training config
-        reference = retraining_reward(base_task(config["task"]), Path(config["source_run"]).name.split("-seed")[0],
+        reference = retraining_reward(base_task(config["task"]),
+                                      Path(config["source_run"]).name.split("-seed")[0],
                                       ucfg.seed, config["update_steps"])
         cells = [run.name, "-" if reference is None else f"{reference:.3f}"]
-        for best, stop in (replay_offline_choice(saves, ucfg),
-                            replay_offline_choice(saves, ucfg, StopFromFirstForgetting)):
+        for _, settings, choice_class in rules:
+            best, stop = replay_offline_choice(saves, settings(ucfg), choice_class)
             save = by_step[best]
             cells += [f"{best:,}, {stop:,}",
                       f"{save['normalized_reward']:.3f} / {save['normalized_cost']:.2f}"
                       + ("" if save["safe"] else " **unsafe**")]
         lines.append("| " + " | ".join(cells) + " |")
-    (Path(__file__).parent / "first-entry.md").write_text("\n".join(lines) + "\n")
+    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def without_plateau(ucfg: UnlearnConfig) -> UnlearnConfig:
+    """The stop of this study's time, before the plateau count (48df86f)."""
+    return replace(ucfg, forget_plateau=0.0)
+
+
+def main(runs) -> None:
+    replay_table(runs, [("now", without_plateau, OfflineChoice),
+                        ("from first forgetting", without_plateau, StopFromFirstForgetting)],
+                 Path(__file__).parent / "first-entry.md")
 
 
 if __name__ == "__main__":
