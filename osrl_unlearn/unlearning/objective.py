@@ -115,8 +115,8 @@ class UnlearnConfig:
     # share). The largest share is where forgetting has moved the policy most (CarRun BEAR-L
     # stood still there; saves after it, still safe, kept retraining's reward: results/offline-choice)
     forget_share_band: float = 0.3
-    # Safe-RULE: the early stop also ends the run once `stop_after_saves` saves in a row that
-    # retain D_k have not raised the largest share of D_f forgotten by more than this fraction
+    # Safe-RULE: the early stop also ends the run once `stop_after_saves` saves that retain D_k
+    # have come since the largest share of D_f forgotten last rose by more than this fraction
     # of it (0: off). Inside the band the latest save keeps replacing model_best, so the count
     # from its last change never ended a run whose forgetting had levelled off (results/early-stop)
     forget_plateau: float = 0.02

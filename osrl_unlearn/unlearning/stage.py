@@ -19,8 +19,8 @@ all, closest to retaining first; when no save retains, the summary says so
 among saves that retain and keep most of the forgetting (`forget_share_band`) the
 latest wins (`OfflineChoice`). With `stop_after_saves` N the run ends once N saves in a
 row have not beaten model_best (for Safe-RULE, a model_best that retains D_k), or, for
-Safe-RULE, once N retaining saves in a row have not raised the share of D_f forgotten
-(`forget_plateau`).
+Safe-RULE, once N saves that retain D_k have come since the share of D_f forgotten last
+rose (`forget_plateau`).
 
 Unlearning continues from the source's optimizer states and Lagrange multipliers when
 training saved them beside its checkpoint (runs trained through this project). A run
@@ -228,8 +228,8 @@ class OfflineChoice:
     among them, and the later one wins: it has had more of the algorithm's own training
     on D_k since the forgetting. Since the latest save inside the band keeps replacing
     model_best, Safe-RULE's early stop also ends the run once forgetting has levelled off:
-    `stop_after_saves` saves in a row that retain D_k without raising the largest share
-    of D_f forgotten by more than `forget_plateau` of it.
+    `stop_after_saves` saves that retain D_k since the largest share of D_f forgotten last
+    rose by more than `forget_plateau` of it (saves that do not retain are not counted).
     """
 
     def __init__(self, ucfg: UnlearnConfig):
@@ -241,7 +241,7 @@ class OfflineChoice:
         self.best_rank: Optional[Tuple[bool, bool, float]] = None
         self.top_share: Dict[str, float] = {}  # largest forget share per (retains, steady)
         self.top_retained_share = 0.0  # largest forget share of a save that retains D_k
-        self.saves_without_progress = 0  # retaining saves in a row that did not raise it
+        self.saves_without_progress = 0  # retaining saves since it last rose
 
     def offer(self, step: int, forget_satisfied: float, retention_ratio: float,
               policy_shift: float) -> bool:
