@@ -240,23 +240,23 @@ class OfflineChoice:
         self.best_step: Optional[int] = None
         self.best_rank: Optional[Tuple[bool, bool, float]] = None
         self.top_share: Dict[str, float] = {}  # largest forget share per (retains, steady)
-        self.top_retained_share = 0.0  # largest forget share of a save that retains D_k
-        self.saves_without_progress = 0  # retaining saves since it last rose
+        self.saves_without_progress = 0  # retaining saves since the largest share last rose
 
     def offer(self, step: int, forget_satisfied: float, retention_ratio: float,
               policy_shift: float) -> bool:
         """Rank one save; True when it becomes model_best."""
         rank = offline_rank(forget_satisfied, retention_ratio, policy_shift, self.cfg)
         chosen = self.best_rank is None or rank > self.best_rank
-        if rank[0] and self.forgets and self.cfg.forget_share_band > 0:
+        if rank[0] and self.forgets:
+            # every level in top_share retains D_k: its largest is the plateau's reference
+            top_retained = max(self.top_share.values(), default=0.0)
+            progressed = rank[2] > (1.0 + self.cfg.forget_plateau) * top_retained
+            self.saves_without_progress = 0 if progressed else self.saves_without_progress + 1
             level = str(rank[:2])
             top = self.top_share[level] = max(self.top_share.get(level, 0.0), rank[2])
-            within = rank[2] >= (1.0 - self.cfg.forget_share_band) * top
-            chosen = chosen or (rank[:2] == tuple(self.best_rank[:2]) and within)
-        if rank[0] and self.forgets:
-            progressed = rank[2] > (1.0 + self.cfg.forget_plateau) * self.top_retained_share
-            self.saves_without_progress = 0 if progressed else self.saves_without_progress + 1
-            self.top_retained_share = max(self.top_retained_share, rank[2])
+            if self.cfg.forget_share_band > 0:
+                within = rank[2] >= (1.0 - self.cfg.forget_share_band) * top
+                chosen = chosen or (rank[:2] == tuple(self.best_rank[:2]) and within)
         if chosen:
             self.best_step, self.best_rank = step, rank
         return chosen
@@ -279,13 +279,11 @@ class OfflineChoice:
 
     def state_dict(self) -> dict:
         return {"best_step": self.best_step, "best_rank": self.best_rank,
-                "top_share": dict(self.top_share), "top_retained_share": self.top_retained_share,
-                "saves_without_progress": self.saves_without_progress}
+                "top_share": dict(self.top_share), "saves_without_progress": self.saves_without_progress}
 
     def load_state_dict(self, state: dict) -> None:
         self.best_step, self.best_rank = state["best_step"], state["best_rank"]
         self.top_share = dict(state["top_share"])
-        self.top_retained_share = state["top_retained_share"]
         self.saves_without_progress = state["saves_without_progress"]
 
 
