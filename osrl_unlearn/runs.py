@@ -92,6 +92,15 @@ class ProgressLog:
             handle.write("\t".join(row) + "\n")
 
 
+def close_logger(logger) -> None:
+    """Close the files and the writer thread of fsrl's logger: a bench process makes one
+    per run, and each left open kept its tensorboard writer's thread alive."""
+    logger.summary_writer.close()
+    text_log = getattr(logger, "output_file", None)  # set only when it logs progress.txt
+    if text_log is not None:
+        text_log.close()
+
+
 def read_progress(path: Path) -> Dict[int, Dict[str, float]]:
     """A progress log's rows by step."""
     with open(path) as handle:

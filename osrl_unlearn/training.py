@@ -29,7 +29,7 @@ from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
 from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.runs import (
-    load_training_state, random_state, set_random_state, training_state, training_state_path
+    close_logger, load_training_state, random_state, set_random_state, training_state, training_state_path
 )
 from osrl_unlearn.data.tasks import episode_length, import_dsrl
 
@@ -194,6 +194,8 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True,
                         "best_reward": best_reward, "best_cost": best_cost,
                         "train_s": train_seconds, "eval_s": eval_seconds, **random_state()},
                        checkpoints / RESUME_FILE)
+    close_logger(logger)
+    env.close()
     timing = {"train_s": train_seconds, "eval_s": eval_seconds, "steps": cfg.update_steps}
     (run_dir / "timing.json").write_text(json.dumps(timing, indent=2))
     return run_dir

@@ -1,6 +1,7 @@
 """The unlearning stage on real (tiny) OSRL runs: every method, every algorithm, OSRL's layout."""
 
 import hashlib
+import threading
 from dataclasses import replace
 
 import pytest
@@ -64,6 +65,23 @@ def test_safe_rule_changes_the_agent_and_finetune_differs_from_it(poisoned_runs,
     key = "cost_critic.q1_nets.0.0.weight"
     assert not torch.equal(results["safe-rule"][key], original[key])
     assert not torch.equal(results["safe-rule"][key], results["finetune"][key])
+
+
+def test_a_process_running_many_runs_keeps_no_thread_per_run(poisoned_runs, tmp_path):
+    """A bench process unlearns and retrains run after run: each run's tensorboard writer
+    is closed with it, so threads do not pile up over a grid."""
+    source = poisoned_runs["bcql"]
+
+    def run(index: int, method: str) -> None:
+        cfg = UnlearnConfig(method=method, steps=4, save_every=2, retention_warmup=2)
+        unlearn(source, FORGET_ID, cfg, out=str(tmp_path / f"{method}-{index}"), progress=False)
+
+    run(0, "safe-rule")  # anything started once per process starts here
+    before = threading.active_count()
+    for index in (1, 2):
+        run(index, "safe-rule")
+        run(index, "retrain")
+    assert threading.active_count() == before
 
 
 def test_resume_continues_from_the_last_saved_step(poisoned_runs, tmp_path):

@@ -52,7 +52,7 @@ from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, make_eval_env
 from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.runs import (
-    ProgressLog, load_run, load_training_state, load_weights, random_state, set_random_state,
+    ProgressLog, close_logger, load_run, load_training_state, load_weights, random_state, set_random_state,
     training_state, training_state_path
 )
 from osrl_unlearn.training import RESUME_FILE, load_training_data, sampled_batches, train
@@ -454,6 +454,7 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
             if choice.stop(steps_run):
                 break  # no later save has beaten model_best for `stop_after_saves` saves
 
+    close_logger(board)
     final = model.forget_report(forget_scaled, cost_terms=judge_cost)
     retains = bool(choice.best_rank[0])
     summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
