@@ -29,7 +29,8 @@ from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, evaluate, make_eval_env
 from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.runs import (
-    close_logger, load_training_state, random_state, set_random_state, training_state, training_state_path
+    close_logger, load_training_state, random_state, set_random_state, training_state,
+    training_state_path
 )
 from osrl_unlearn.data.tasks import episode_length, import_dsrl
 

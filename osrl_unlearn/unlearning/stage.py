@@ -52,8 +52,8 @@ from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.evaluation import env_dims, make_eval_env
 from osrl_unlearn.data.registration import base_task
 from osrl_unlearn.runs import (
-    ProgressLog, close_logger, load_run, load_training_state, load_weights, random_state, set_random_state,
-    training_state, training_state_path
+    ProgressLog, close_logger, load_run, load_training_state, load_weights, random_state,
+    set_random_state, training_state, training_state_path
 )
 from osrl_unlearn.training import RESUME_FILE, load_training_data, sampled_batches, train
 from osrl_unlearn.unlearning.objective import METHODS, UnlearnConfig
