@@ -279,7 +279,8 @@ class OfflineChoice:
 
     def state_dict(self) -> dict:
         return {"best_step": self.best_step, "best_rank": self.best_rank,
-                "top_share": dict(self.top_share), "saves_without_progress": self.saves_without_progress}
+                "top_share": dict(self.top_share),
+                "saves_without_progress": self.saves_without_progress}
 
     def load_state_dict(self, state: dict) -> None:
         self.best_step, self.best_rank = state["best_step"], state["best_rank"]
