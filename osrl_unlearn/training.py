@@ -134,68 +134,70 @@ def train(cfg, adapter, data: Optional[dict] = None, progress: bool = True,
         raise UserInputError(f"{run_dir} already holds a trained run; choose another --name")
     earlier_log = (run_dir / "progress.txt").read_text() if resume else ""
     logger = TensorboardLogger(str(run_dir.parent), log_txt=True, name=run_dir.name)
-    if earlier_log:  # fsrl's logger opens progress.txt anew: keep what was logged before
-        logger.output_file.write(earlier_log)
-        logger.output_file.flush()
-        logger.first_row = False
-    logger.save_config(asdict(cfg), verbose=cfg.verbose)
-    if cfg.device == "cpu":
-        torch.set_num_threads(cfg.threads)
-    if data is None:
-        data = load_training_data(cfg)
-    # Seeded once the data is there: building a poisoned file on first use runs the
-    # simulator, which draws from the global generators.
-    seed_all(cfg.seed)
-    env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
-    model = adapter.build_model(cfg, *env_dims(env), data=data)
-    logger.setup_checkpoint_fn(lambda: {"model_state": model.state_dict()})
-    trainer = adapter.build_trainer(model, env, cfg, logger)
+    try:  # a run that fails still closes its writer: a bench process goes on to the next
+        if earlier_log:  # fsrl's logger opens progress.txt anew: keep what was logged before
+            logger.output_file.write(earlier_log)
+            logger.output_file.flush()
+            logger.first_row = False
+        logger.save_config(asdict(cfg), verbose=cfg.verbose)
+        if cfg.device == "cpu":
+            torch.set_num_threads(cfg.threads)
+        if data is None:
+            data = load_training_data(cfg)
+        # Seeded once the data is there: building a poisoned file on first use runs the
+        # simulator, which draws from the global generators.
+        seed_all(cfg.seed)
+        env = make_eval_env(cfg.task, cfg.reward_scale, cfg.cost_limit)
+        model = adapter.build_model(cfg, *env_dims(env), data=data)
+        logger.setup_checkpoint_fn(lambda: {"model_state": model.state_dict()})
+        trainer = adapter.build_trainer(model, env, cfg, logger)
 
-    def save_state(checkpoint: str) -> None:
-        """Keep what OSRL's checkpoint drops (optimizers, multipliers) beside it."""
-        state = training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS)
-        torch.save(state, training_state_path(checkpoints / checkpoint))
+        def save_state(checkpoint: str) -> None:
+            """Keep what OSRL's checkpoint drops (optimizers, multipliers) beside it."""
+            state = training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS)
+            torch.save(state, training_state_path(checkpoints / checkpoint))
 
-    start, best_reward, best_cost = 0, -np.inf, np.inf
-    train_seconds = eval_seconds = 0.0
-    stream = batches(data, cfg, adapter)
-    if resume:
-        saved = torch.load(checkpoints / RESUME_FILE, weights_only=False)
-        model.load_state_dict(saved["model_state"])
-        load_training_state(model, saved["training_state"])
-        start, best_reward, best_cost = saved["step"], saved["best_reward"], saved["best_cost"]
-        train_seconds, eval_seconds = saved["train_s"], saved["eval_s"]
-        set_random_state(saved)
-    for step in trange(start, cfg.update_steps, initial=start, total=cfg.update_steps,
-                       desc=f"Training {adapter.NAME}", disable=not progress):
-        started = time.perf_counter()
-        adapter.train_step(trainer, next(stream))
-        train_seconds += time.perf_counter() - started
-        if (step + 1) % cfg.eval_every == 0 or step == cfg.update_steps - 1:
+        start, best_reward, best_cost = 0, -np.inf, np.inf
+        train_seconds = eval_seconds = 0.0
+        stream = batches(data, cfg, adapter)
+        if resume:
+            saved = torch.load(checkpoints / RESUME_FILE, weights_only=False)
+            model.load_state_dict(saved["model_state"])
+            load_training_state(model, saved["training_state"])
+            start, best_reward, best_cost = saved["step"], saved["best_reward"], saved["best_cost"]
+            train_seconds, eval_seconds = saved["train_s"], saved["eval_s"]
+            set_random_state(saved)
+        for step in trange(start, cfg.update_steps, initial=start, total=cfg.update_steps,
+                           desc=f"Training {adapter.NAME}", disable=not progress):
             started = time.perf_counter()
-            # Evaluation draws from the global generators as many times as its episodes
-            # last, which the simulator decides: keep it out of training's random stream.
-            generators = random_state()
-            result = evaluate(trainer, env, cfg.eval_episodes, cfg.reward_scale,
-                              cfg.cost_scale, progress=False)
-            set_random_state(generators)
-            eval_seconds += time.perf_counter() - started
-            logger.store(tab="eval", Cost=result["cost"], Reward=result["reward"])
-            logger.save_checkpoint()
-            save_state("model.pt")
-            if result["cost"] < best_cost or (result["cost"] == best_cost
-                                               and result["reward"] > best_reward):
-                best_cost, best_reward = result["cost"], result["reward"]
-                logger.save_checkpoint(suffix="best")
-                save_state("model_best.pt")
-            logger.write(step, display=False)
-            torch.save({"step": step + 1, "model_state": model.state_dict(),
-                        "training_state": training_state(model, adapter.OPTIMIZERS,
-                                                         adapter.MULTIPLIERS),
-                        "best_reward": best_reward, "best_cost": best_cost,
-                        "train_s": train_seconds, "eval_s": eval_seconds, **random_state()},
-                       checkpoints / RESUME_FILE)
-    close_logger(logger)
+            adapter.train_step(trainer, next(stream))
+            train_seconds += time.perf_counter() - started
+            if (step + 1) % cfg.eval_every == 0 or step == cfg.update_steps - 1:
+                started = time.perf_counter()
+                # Evaluation draws from the global generators as many times as its episodes
+                # last, which the simulator decides: keep it out of training's random stream.
+                generators = random_state()
+                result = evaluate(trainer, env, cfg.eval_episodes, cfg.reward_scale,
+                                  cfg.cost_scale, progress=False)
+                set_random_state(generators)
+                eval_seconds += time.perf_counter() - started
+                logger.store(tab="eval", Cost=result["cost"], Reward=result["reward"])
+                logger.save_checkpoint()
+                save_state("model.pt")
+                if result["cost"] < best_cost or (result["cost"] == best_cost
+                                                   and result["reward"] > best_reward):
+                    best_cost, best_reward = result["cost"], result["reward"]
+                    logger.save_checkpoint(suffix="best")
+                    save_state("model_best.pt")
+                logger.write(step, display=False)
+                torch.save({"step": step + 1, "model_state": model.state_dict(),
+                            "training_state": training_state(model, adapter.OPTIMIZERS,
+                                                             adapter.MULTIPLIERS),
+                            "best_reward": best_reward, "best_cost": best_cost,
+                            "train_s": train_seconds, "eval_s": eval_seconds, **random_state()},
+                           checkpoints / RESUME_FILE)
+    finally:
+        close_logger(logger)
     env.close()
     timing = {"train_s": train_seconds, "eval_s": eval_seconds, "steps": cfg.update_steps}
     (run_dir / "timing.json").write_text(json.dumps(timing, indent=2))

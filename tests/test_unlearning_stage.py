@@ -84,6 +84,25 @@ def test_a_process_running_many_runs_keeps_no_thread_per_run(poisoned_runs, tmp_
     assert threading.active_count() == before
 
 
+def test_a_run_that_fails_midway_still_closes_its_writer(poisoned_runs, tmp_path, monkeypatch):
+    """A bench records a failed run as an error row and goes on: the failed run's
+    tensorboard writer must not outlive it (here the progress log's disk fills up)."""
+    from osrl_unlearn.unlearning import stage
+
+    source = poisoned_runs["bcql"]
+    cfg = UnlearnConfig(steps=4, save_every=2, retention_warmup=2)
+    unlearn(source, FORGET_ID, cfg, out=str(tmp_path / "first"), progress=False)
+    before = threading.active_count()
+
+    def disk_full(self, step, metrics):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stage.ProgressLog, "write", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        unlearn(source, FORGET_ID, cfg, out=str(tmp_path / "failed"), progress=False)
+    assert threading.active_count() == before
+
+
 def test_resume_continues_from_the_last_saved_step(poisoned_runs, tmp_path):
     source, out = poisoned_runs["bcql"], tmp_path / "resumed"
     unlearn(source, FORGET_ID, UnlearnConfig(steps=6, save_every=3), out=str(out), progress=False)

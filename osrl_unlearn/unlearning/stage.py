@@ -416,46 +416,48 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
     log = ProgressLog(target / "progress.txt")
     with contextlib.redirect_stdout(io.StringIO()):  # its "log dir exists" note: it does
         board = TensorboardLogger(str(target.parent), log_txt=False, name=target.name)
-    window, steps_run = [], start
-    for step in trange(start, ucfg.steps, initial=start, total=ucfg.steps,
-                       desc=f"Unlearning ({ucfg.method})", disable=not progress):
-        started = time.perf_counter()
-        metrics = model.unlearn_step(next(keep_stream), next(forget_stream), step)
-        elapsed += time.perf_counter() - started
-        window.append(metrics)
-        if (step + 1) % ucfg.save_every == 0 or step + 1 == ucfg.steps:
-            summary = {key: float(np.mean([m[key] for m in window if key in m]))
-                       for key in window[-1]}
-            window = []
-            report = model.forget_report(forget_scaled, cost_terms=judge_cost)
-            retention = model.forget_weight.ratio
-            shift = model.policy_guard.shift
-            logged = {**summary, **report, "retention_ratio": retention, "policy_shift": shift,
-                      **multiplier_values(model, adapter.MULTIPLIERS), "wall_time_s": elapsed}
-            log.write(step + 1, logged)
-            board.store(**logged)
-            board.write_without_reset(step + 1)  # write() needs the text file we leave off
-            board.reset_data()
-            checkpoint_state = {"model_state": model.state_dict()}
-            torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
-            if ucfg.keep_saves:
-                torch.save(checkpoint_state, target / "checkpoint" / f"model_{step + 1}.pt")
-            if choice.offer(step + 1, report["forget_satisfied"], retention, shift):
-                torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
-            torch.save({
-                "version": STATE_VERSION, "step": step + 1, "offline_choice": choice.state_dict(),
-                "elapsed_s": elapsed,
-                "reward_reference": model.reward_reference,
-                "forget_weight": model.forget_weight.state_dict(),
-                "policy_guard": model.policy_guard.state_dict(),
-                "agent": training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS),
-                "carried_state": carried, **random_state(),
-            }, target / "checkpoint" / STATE_FILE)
-            steps_run = step + 1
-            if choice.stop(steps_run):
-                break  # no later save has beaten model_best for `stop_after_saves` saves
+    try:  # a run that fails still closes its writer: a bench process goes on to the next
+        window, steps_run = [], start
+        for step in trange(start, ucfg.steps, initial=start, total=ucfg.steps,
+                           desc=f"Unlearning ({ucfg.method})", disable=not progress):
+            started = time.perf_counter()
+            metrics = model.unlearn_step(next(keep_stream), next(forget_stream), step)
+            elapsed += time.perf_counter() - started
+            window.append(metrics)
+            if (step + 1) % ucfg.save_every == 0 or step + 1 == ucfg.steps:
+                summary = {key: float(np.mean([m[key] for m in window if key in m]))
+                           for key in window[-1]}
+                window = []
+                report = model.forget_report(forget_scaled, cost_terms=judge_cost)
+                retention = model.forget_weight.ratio
+                shift = model.policy_guard.shift
+                logged = {**summary, **report, "retention_ratio": retention, "policy_shift": shift,
+                          **multiplier_values(model, adapter.MULTIPLIERS), "wall_time_s": elapsed}
+                log.write(step + 1, logged)
+                board.store(**logged)
+                board.write_without_reset(step + 1)  # write() needs the text file we leave off
+                board.reset_data()
+                checkpoint_state = {"model_state": model.state_dict()}
+                torch.save(checkpoint_state, target / "checkpoint" / "model.pt")
+                if ucfg.keep_saves:
+                    torch.save(checkpoint_state, target / "checkpoint" / f"model_{step + 1}.pt")
+                if choice.offer(step + 1, report["forget_satisfied"], retention, shift):
+                    torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
+                torch.save({
+                    "version": STATE_VERSION, "step": step + 1,
+                    "offline_choice": choice.state_dict(), "elapsed_s": elapsed,
+                    "reward_reference": model.reward_reference,
+                    "forget_weight": model.forget_weight.state_dict(),
+                    "policy_guard": model.policy_guard.state_dict(),
+                    "agent": training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS),
+                    "carried_state": carried, **random_state(),
+                }, target / "checkpoint" / STATE_FILE)
+                steps_run = step + 1
+                if choice.stop(steps_run):
+                    break  # no later save has beaten model_best for `stop_after_saves` saves
 
-    close_logger(board)
+    finally:
+        close_logger(board)
     final = model.forget_report(forget_scaled, cost_terms=judge_cost)
     retains = bool(choice.best_rank[0])
     summary = {"method": ucfg.method, "steps": ucfg.steps, "steps_run": steps_run,
