@@ -170,6 +170,29 @@ def test_retraining_is_shared_by_attacks_whose_kept_data_is_the_same(ball_run_fi
     assert "Retraining: 1 agent for 2 rows" in report
 
 
+def test_rows_of_an_agent_trained_again_are_made_again_with_it(ball_run_file, tmp_path):
+    """On a new machine the poisoned agent of a half-done cell is trained again, and not
+    always to the digit: its poisoned row and every finished row made on the old agent
+    are made again (the report takes the latest); retraining's and a finished cell's stay."""
+    import shutil
+
+    first = load_grid(write_grid(tmp_path, methods=["finetune", "retrain"], variants={}))
+    run_grid(first)
+    agent = next((tmp_path / "logs").glob("*MaxCost15*/bcql-seed0"))
+    shutil.rmtree(agent)  # the logdir did not come along
+    assert len(read_rows(run_grid(first))) == 3  # a finished cell is not touched
+
+    more = load_grid(write_grid(tmp_path, methods=["finetune", "safe-rule", "retrain"],
+                                variants={}))
+    rows = read_rows(run_grid(more))
+    assert [row["method"] for row in rows] == [
+        "poisoned", "finetune", "retrain", "poisoned", "finetune", "safe-rule"]
+    assert all(row["status"] == "ok" for row in rows)
+    assert agent.exists()
+    # fine-tuning's finished run of the old agent is set aside, not reused or deleted
+    assert len(list(agent.parent.glob("bcql-seed0-finetune.earlier-agent-*"))) == 1
+
+
 def test_unlearning_methods_stop_early_by_default_and_a_grid_can_say_otherwise(tmp_path):
     from osrl_unlearn.experiments.bench import unlearn_config
 

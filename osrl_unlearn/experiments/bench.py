@@ -197,17 +197,43 @@ def finished_keys(rows: List[Dict[str, Any]]) -> set:
     return {tuple(row[name] for name in ROW_KEY) for row in rows if row["status"] == "ok"}
 
 
+def rows_of_another_agent(todo: Dict["Cell", List[str]], rows: List[Dict[str, Any]],
+                          grid: GridConfig) -> Dict["Cell", List[str]]:
+    """The finished methods of each cell with work left whose rows were made on another
+    poisoned agent than the one its remaining methods will run on: its run is gone (it
+    is trained again: a new machine, a cleaned logdir) or was trained after them.
+    Training is not always the same to the digit across machines, so such rows are made
+    again, the poisoned row first; retraining's depend on D_k only and stay."""
+    finished_at: Dict[Tuple, float] = {}
+    for row in rows:
+        if row["status"] == "ok":
+            finished_at[tuple(row[name] for name in ROW_KEY)] = time.mktime(
+                time.strptime(row["finished_at"], "%Y-%m-%dT%H:%M:%S"))
+    on_agent = [POISONED] + [name for name, settings in grid_methods(grid).items()
+                             if settings["method"] != "retrain"]
+    stale = {}
+    for cell in todo:
+        timing = training_run(cell.dataset_id, cell.algorithm, cell.seed, grid)[2] / "timing.json"
+        trained_at = timing.stat().st_mtime if timing.exists() else float("inf")
+        # finished_at keeps whole seconds: a row made after training is within one of it
+        redo = [method for method in on_agent if cell.key(method) in finished_at
+                and finished_at[cell.key(method)] + 1.0 <= trained_at]
+        if redo:
+            stale[cell] = redo
+    return stale
+
+
 def append_row(path: Path, row: Dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         handle.write(json.dumps(row) + "\n")
 
 
-def set_aside(run_dir: Path) -> None:
-    """Move an interrupted run out of the way (never deleted) so it can start again."""
-    target = run_dir.with_name(f"{run_dir.name}.interrupted-{int(time.time())}")
+def set_aside(run_dir: Path, why: str = "interrupted") -> None:
+    """Move a run out of the way (never deleted) so it can start again."""
+    target = run_dir.with_name(f"{run_dir.name}.{why}-{int(time.time())}")
     shutil.move(str(run_dir), str(target))
-    print(f"moved the unfinished run {run_dir} to {target}")
+    print(f"moved the {why} run {run_dir} to {target}")
 
 
 def ensure_dataset(cell: Cell, grid: GridConfig) -> None:
@@ -221,11 +247,11 @@ def ensure_dataset(cell: Cell, grid: GridConfig) -> None:
     build_poisoned_dataset(cell.task, cell.attack, cell.ratio)
 
 
-def ensure_trained(dataset_id: str, algorithm: str, seed: int, settings) -> Path:
-    """Train an agent on `dataset_id` with a grid's training settings (`train_steps`,
-    `eval_every`, `threads`, `logdir`, `train_overrides`), or reuse its finished run,
-    or continue one stopped after an evaluation."""
-    from osrl_unlearn.training import RESUME_FILE, resolve_run, train
+def training_run(dataset_id: str, algorithm: str, seed: int, settings):
+    """The adapter, the config and the run folder of an agent trained on `dataset_id` with
+    a grid's training settings (`train_steps`, `eval_every`, `threads`, `logdir`,
+    `train_overrides`)."""
+    from osrl_unlearn.training import resolve_run
 
     adapter = get_adapter(algorithm)
     cfg = adapter.Config(task=dataset_id, seed=seed, eval_every=settings.eval_every,
@@ -234,7 +260,15 @@ def ensure_trained(dataset_id: str, algorithm: str, seed: int, settings) -> Path
     if settings.train_steps is not None:
         cfg.update_steps = settings.train_steps
     cfg = replace(cfg, **settings.train_overrides)
-    run_dir = resolve_run(cfg, adapter.Config())
+    return adapter, cfg, resolve_run(cfg, adapter.Config())
+
+
+def ensure_trained(dataset_id: str, algorithm: str, seed: int, settings) -> Path:
+    """Train an agent on `dataset_id` with a grid's training settings, or reuse its
+    finished run, or continue one stopped after an evaluation."""
+    from osrl_unlearn.training import RESUME_FILE, train
+
+    adapter, cfg, run_dir = training_run(dataset_id, algorithm, seed, settings)
     if (run_dir / "config.yaml").exists():
         refuse_other_settings(run_dir, cfg, settings.train_overrides)
     if (run_dir / "timing.json").exists():
@@ -333,14 +367,19 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
                     "reused_from": "clean agent of " + clean["run"]}
     target = (retrain_dir(cell, grid, source, ucfg) if ucfg.method == "retrain"
               else output_dir(source, method, None))
-    if not (target / "unlearn_summary.json").exists():
+    summary_file = target / "unlearn_summary.json"
+    started = target / "config.yaml"  # written as an unlearning run starts
+    if ucfg.method != "retrain" and started.exists() \
+            and started.stat().st_mtime < (source / "timing.json").stat().st_mtime:
+        set_aside(target, "earlier-agent")  # started from the agent before it was trained again
+    if not summary_file.exists():
         # a stopped run continues; one saved by an older state format is set aside
         resume = (target / "checkpoint" / RESUME_FILE).exists() if ucfg.method == "retrain" \
             else resumable(target)
         if target.exists() and not resume:
             set_aside(target)
         unlearn(source, cell.dataset_id, ucfg, out=str(target), resume=resume)
-    summary = json.loads((target / "unlearn_summary.json").read_text())
+    summary = json.loads(summary_file.read_text())
     # Retraining's model_best.pt is OSRL's pick with the environment; unlearning's is
     # the offline pick. Retraining is judged on its last checkpoint, like the source.
     result = evaluate_run(target, grid.eval_episodes, best=ucfg.method != "retrain",
@@ -437,8 +476,14 @@ def run_grid(grid: GridConfig, results: Optional[Path] = None,
     mine = [cell for number, cell in enumerate(cells(grid)) if number % count == index]
     todo = {cell: [method for method in methods if cell.key(method) not in done] for cell in mine}
     todo = {cell: remaining for cell, remaining in todo.items() if remaining}
+    stale = rows_of_another_agent(todo, read_rows(results), grid)
+    todo = {cell: [method for method in methods if method in remaining + stale.get(cell, [])]
+            for cell, remaining in todo.items()}
     total, left = len(mine) * len(methods), sum(map(len, todo.values()))
     print(f"grid: {total} rows, {total - left} already finished, {left} to run -> {results}")
+    if stale:
+        print(f"{sum(map(len, stale.values()))} finished rows of {len(stale)} poisoned agents "
+              "are made again: their agent is trained again or was trained after them")
     bar = tqdm(total=left, desc="Grid rows", unit="row", position=0)
 
     def record(row: Dict[str, Any]) -> None:
