@@ -470,13 +470,14 @@ def run_grid(grid: GridConfig, results: Optional[Path] = None,
     if grid.data_dir:
         os.environ["OSRL_UNLEARN_DATA_DIR"] = str(Path(grid.data_dir).resolve())
     results = Path(results or grid.results)
-    done = finished_keys(read_rows(results))
+    rows = read_rows(results)
+    done = finished_keys(rows)
     methods = [POISONED, *grid_methods(grid)]
     index, count = shard
     mine = [cell for number, cell in enumerate(cells(grid)) if number % count == index]
     todo = {cell: [method for method in methods if cell.key(method) not in done] for cell in mine}
     todo = {cell: remaining for cell, remaining in todo.items() if remaining}
-    stale = rows_of_another_agent(todo, read_rows(results), grid)
+    stale = rows_of_another_agent(todo, rows, grid)
     todo = {cell: [method for method in methods if method in remaining + stale.get(cell, [])]
             for cell, remaining in todo.items()}
     total, left = len(mine) * len(methods), sum(map(len, todo.values()))
