@@ -193,6 +193,33 @@ def test_rows_of_an_agent_trained_again_are_made_again_with_it(ball_run_file, tm
     assert len(list(agent.parent.glob("bcql-seed0-finetune.earlier-agent-*"))) == 1
 
 
+def test_rows_older_than_their_agents_training_are_made_again_and_the_agent_kept(
+        ball_run_file, tmp_path):
+    """An agent still there but trained after its rows (a logdir copied from another
+    machine, a run trained again by hand) is not trained again: the rows made before it
+    are made again on it, and its checkpoint is left as it was."""
+    import os
+    import time
+
+    first = load_grid(write_grid(tmp_path, methods=["finetune", "retrain"], variants={}))
+    run_grid(first)
+    agent = next((tmp_path / "logs").glob("*MaxCost15*/bcql-seed0"))
+    model = agent / "checkpoint" / "model.pt"
+    weights = model.read_bytes()
+    later = time.time() + 60
+    os.utime(agent / "timing.json", (later, later))
+
+    more = load_grid(write_grid(tmp_path, methods=["finetune", "safe-rule", "retrain"],
+                                variants={}))
+    rows = read_rows(run_grid(more))
+    assert [row["method"] for row in rows] == [
+        "poisoned", "finetune", "retrain", "poisoned", "finetune", "safe-rule"]
+    assert all(row["status"] == "ok" for row in rows)
+    assert model.read_bytes() == weights  # the agent is reused, not trained again
+    assert (agent / "timing.json").stat().st_mtime == later
+    assert len(list(agent.parent.glob("bcql-seed0-finetune.earlier-agent-*"))) == 1
+
+
 def test_unlearning_methods_stop_early_by_default_and_a_grid_can_say_otherwise(tmp_path):
     from osrl_unlearn.experiments.bench import unlearn_config
 
