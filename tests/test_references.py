@@ -100,7 +100,7 @@ def test_references_train_clean_agents_once_and_report_them(ball_run_file, tmp_p
     (row,) = read_rows(tmp_path / "results.jsonl")
     assert row["status"] == "ok" and row["method"] == "clean"
     assert row["dataset"] == "OfflineBallRun-Generated-v0" and row["train_steps"] == 10
-    assert "(seeds missing)" in report.read_text()  # one seed: no verdict yet
+    assert "not judged yet: 1 of 3 seeds" in report.read_text()  # one seed: no verdict yet
 
     model = next((tmp_path / "logs").rglob("model.pt"))
     written = model.stat().st_mtime_ns
@@ -113,7 +113,7 @@ def test_references_train_clean_agents_once_and_report_them(ball_run_file, tmp_p
     from osrl_unlearn.cli import main
 
     assert main(["references", "--config", str(config_path)]) == 0
-    assert "(seeds missing)" in (tmp_path / "report.md").read_text()
+    assert "not judged yet: 1 of 3 seeds" in (tmp_path / "report.md").read_text()
 
 
 def test_a_benchs_retrained_agent_of_the_same_settings_is_reused_not_trained(tmp_path):

@@ -189,6 +189,16 @@ def reference_verdicts(rows: List[dict]) -> Dict[tuple, Dict[str, Any]]:
     return verdicts
 
 
+def reference_status(verdict: Dict[str, Any]) -> str:
+    """What a cell without a safe reference lacks: "no safe reference", or how many of the
+    seeds a verdict needs it has so far ("" for a safe reference)."""
+    if verdict["safe_reference"]:
+        return ""
+    if verdict["no_safe_reference"]:
+        return "no safe reference"
+    return f"not judged yet: {verdict['seeds']} of {SEEDS_JUDGED} seeds"
+
+
 def verdict_text(verdict: Dict[str, Any]) -> str:
     """`reward±std / cost±std (k/n safe)`, marked when the cell has no safe reference."""
     text = (f"{verdict['reward']:.2f}±{verdict['reward_std']:.2f} / "
@@ -196,7 +206,7 @@ def verdict_text(verdict: Dict[str, Any]) -> str:
             f"({verdict['safe_seeds']}/{verdict['seeds']} safe)")
     if verdict["safe_reference"]:
         return f"**{text}**"
-    return text + (" no safe reference" if verdict["no_safe_reference"] else " (seeds missing)")
+    return f"{text} {reference_status(verdict)}"
 
 
 def write_references_report(config: ReferencesConfig, out: Path) -> Path:

@@ -25,7 +25,7 @@ import numpy as np
 
 from osrl_unlearn.experiments import stats
 from osrl_unlearn.experiments.bench import POISONED, ROW_KEY, read_rows
-from osrl_unlearn.experiments.references import reference_verdicts
+from osrl_unlearn.experiments.references import reference_status, reference_verdicts
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.runs import read_progress
 from osrl_unlearn.safety import is_safe
@@ -87,10 +87,12 @@ def method_table(rows: List[dict], methods: Sequence[str]) -> str:
         texts = [_cell_text(by_method.get((method,), [])) for method in methods]
         task, algorithm, attack, ratio = cell
         verdict = verdicts.get((task, algorithm))
-        reference = ("no retraining" if verdict is None else
-                     f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
-                     + (": no safe reference" if verdict["no_safe_reference"] else
-                        "" if verdict["safe_reference"] else " (seeds missing)"))
+        if verdict is None:
+            reference = "no retraining"
+        else:
+            lacks = reference_status(verdict)
+            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}" + (
+                "" if not lacks else f": {lacks}" if verdict["no_safe_reference"] else f" ({lacks})")
         lines.append("| " + " | ".join([task, algorithm, attack, f"{ratio:g}", str(seeds),
                                          *texts, reference]) + " |")
     return "\n".join(lines)
