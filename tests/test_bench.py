@@ -170,25 +170,36 @@ def test_retraining_is_shared_by_attacks_whose_kept_data_is_the_same(ball_run_fi
     assert "Retraining: 1 agent for 2 rows" in report
 
 
+def finish_a_grid_then_add_safe_rule(folder, between) -> list:
+    """Finish a fine-tuning grid, call `between(agent)` on its poisoned agent's run folder,
+    then run the grid again with Safe-RULE added: the rows of the file after both."""
+    first = load_grid(write_grid(folder, methods=["finetune", "retrain"], variants={}))
+    run_grid(first)
+    between(next((folder / "logs").glob("*MaxCost15*/bcql-seed0")))
+    more = load_grid(write_grid(folder, methods=["finetune", "safe-rule", "retrain"],
+                                variants={}))
+    return read_rows(run_grid(more))
+
+
+REMADE = ["poisoned", "finetune", "retrain", "poisoned", "finetune", "safe-rule"]
+
+
 def test_rows_of_an_agent_trained_again_are_made_again_with_it(ball_run_file, tmp_path):
     """On a new machine the poisoned agent of a half-done cell is trained again, and not
     always to the digit: its poisoned row and every finished row made on the old agent
     are made again (the report takes the latest); retraining's and a finished cell's stay."""
     import shutil
 
-    first = load_grid(write_grid(tmp_path, methods=["finetune", "retrain"], variants={}))
-    run_grid(first)
-    agent = next((tmp_path / "logs").glob("*MaxCost15*/bcql-seed0"))
-    shutil.rmtree(agent)  # the logdir did not come along
-    assert len(read_rows(run_grid(first))) == 3  # a finished cell is not touched
+    def logdir_left_behind(agent: Path) -> None:
+        shutil.rmtree(agent)
+        assert len(read_rows(tmp_path / "results.jsonl")) == 3
+        run_grid(load_grid(tmp_path / "grid.yaml"))  # a finished cell is not touched
+        assert len(read_rows(tmp_path / "results.jsonl")) == 3 and not agent.exists()
 
-    more = load_grid(write_grid(tmp_path, methods=["finetune", "safe-rule", "retrain"],
-                                variants={}))
-    rows = read_rows(run_grid(more))
-    assert [row["method"] for row in rows] == [
-        "poisoned", "finetune", "retrain", "poisoned", "finetune", "safe-rule"]
+    rows = finish_a_grid_then_add_safe_rule(tmp_path, logdir_left_behind)
+    assert [row["method"] for row in rows] == REMADE
     assert all(row["status"] == "ok" for row in rows)
-    assert agent.exists()
+    agent = next((tmp_path / "logs").glob("*MaxCost15*/bcql-seed0"))
     # fine-tuning's finished run of the old agent is set aside, not reused or deleted
     assert len(list(agent.parent.glob("bcql-seed0-finetune.earlier-agent-*"))) == 1
 
@@ -201,21 +212,17 @@ def test_rows_older_than_their_agents_training_are_made_again_and_the_agent_kept
     import os
     import time
 
-    first = load_grid(write_grid(tmp_path, methods=["finetune", "retrain"], variants={}))
-    run_grid(first)
-    agent = next((tmp_path / "logs").glob("*MaxCost15*/bcql-seed0"))
-    model = agent / "checkpoint" / "model.pt"
-    weights = model.read_bytes()
-    later = time.time() + 60
-    os.utime(agent / "timing.json", (later, later))
+    later, seen = time.time() + 60, {}
 
-    more = load_grid(write_grid(tmp_path, methods=["finetune", "safe-rule", "retrain"],
-                                variants={}))
-    rows = read_rows(run_grid(more))
-    assert [row["method"] for row in rows] == [
-        "poisoned", "finetune", "retrain", "poisoned", "finetune", "safe-rule"]
+    def trained_after_its_rows(agent: Path) -> None:
+        seen["agent"], seen["weights"] = agent, (agent / "checkpoint" / "model.pt").read_bytes()
+        os.utime(agent / "timing.json", (later, later))
+
+    rows = finish_a_grid_then_add_safe_rule(tmp_path, trained_after_its_rows)
+    assert [row["method"] for row in rows] == REMADE
     assert all(row["status"] == "ok" for row in rows)
-    assert model.read_bytes() == weights  # the agent is reused, not trained again
+    agent = seen["agent"]
+    assert (agent / "checkpoint" / "model.pt").read_bytes() == seen["weights"]  # not trained again
     assert (agent / "timing.json").stat().st_mtime == later
     assert len(list(agent.parent.glob("bcql-seed0-finetune.earlier-agent-*"))) == 1
 
