@@ -272,7 +272,8 @@ def _parse_shard(text: str):
 def _cmd_report(args: argparse.Namespace) -> int:
     from osrl_unlearn.experiments.report import write_report
 
-    print(f"report: {write_report(Path(args.results), Path(args.out))}")
+    clean = [Path(path) for path in args.clean]
+    print(f"report: {write_report(Path(args.results), Path(args.out), clean)}")
     return 0
 
 
@@ -442,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="tables and figures of a results file")
     report.add_argument("results", help="results JSONL written by `osrl-unlearn bench`")
     report.add_argument("--out", required=True, help="folder for report.md and the PNGs")
+    report.add_argument("--clean", nargs="+", default=[],
+                        help="results JSONL files whose clean agents trained alike (same task, "
+                             "algorithm and steps) also count in the reference verdicts")
     report.set_defaults(run=_cmd_report)
 
     compare = commands.add_parser("compare", help="table of finished, evaluated unlearning runs")

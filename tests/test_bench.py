@@ -151,6 +151,33 @@ def test_compare_tables_finished_runs_and_refuses_others(finished_grid):
         compare_runs([poisoned_run])
 
 
+def test_a_one_seed_report_judges_its_references_with_clean_agents_trained_alike(
+        finished_grid, tmp_path):
+    """The grid's one retrained agent is safe, but two more seeds trained alike elsewhere
+    are not: the cell has no safe reference. An agent trained for other steps, safe,
+    does not count; a clean file that is not there is a clear error."""
+    _, _, results = finished_grid
+    retrained = next(row for row in read_rows(results) if row["method"] == "retrain")
+    retrained["normalized_cost"] = 0.0  # the tiny grid's agent, made safe for the test
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("".join(json.dumps(row) + "\n" for row in read_rows(results)
+                            if row["method"] != "retrain") + json.dumps(retrained) + "\n")
+    elsewhere = tmp_path / "references.jsonl"
+    clean = [{**retrained, "method": "clean", "seed": seed, "normalized_cost": 3.0,
+              "attack": None, "ratio": None, "task_settings": {}} for seed in (1, 2)]
+    clean.append({**clean[0], "seed": 3, "normalized_cost": 0.0,
+                  "train_steps": retrained["train_steps"] * 5})
+    elsewhere.write_text("".join(json.dumps(row) + "\n" for row in clean))
+
+    alone = write_report(mine, tmp_path / "alone").read_text()
+    assert "safe 1/1 (not judged yet: 1 of 3 seeds)" in alone
+    judged = write_report(mine, tmp_path / "judged", [elsewhere]).read_text()
+    assert "safe 1/3: no safe reference" in judged
+    assert "count 2 clean agents trained alike" in judged
+    with pytest.raises(UserInputError, match="results file not found"):
+        write_report(mine, tmp_path / "r", [tmp_path / "missing.jsonl"])
+
+
 def test_report_of_rows_from_elsewhere_is_a_clear_error(tmp_path):
     other = tmp_path / "other.jsonl"
     other.write_text(json.dumps({"status": "ok", "reward": 1.0}) + "\n")

@@ -160,6 +160,17 @@ def clean_agents(rows: List[dict]) -> Dict[tuple, dict]:
     return latest
 
 
+def trained_alike(clean_rows: List[dict], rows: List[dict]) -> List[dict]:
+    """The clean agents (`clean` or `retrain` rows) among `clean_rows` trained as the
+    agents of `rows` were: same task, algorithm and training steps, and no other task
+    setting. A reference verdict over them speaks of those agents; one over agents
+    trained otherwise (BCQ-L's 5,000 steps on BallCircle against a grid's 10,000) would not."""
+    steps = {(row["task"], row["algorithm"], row["train_steps"]) for row in rows}
+    return [row for row in clean_rows if row["method"] in ("retrain", CLEAN)
+            and (row["task"], row["algorithm"], row.get("train_steps")) in steps
+            and not set(row.get("task_settings") or {}) - {"update_steps"}]
+
+
 def kept_all_clean_data(row: dict) -> bool:
     """False for a retrain row whose imperfect forget set left poison in D_k or took
     clean episodes out (rows from before these fields were recorded had neither)."""

@@ -25,7 +25,9 @@ import numpy as np
 
 from osrl_unlearn.experiments import stats
 from osrl_unlearn.experiments.bench import POISONED, ROW_KEY, read_rows
-from osrl_unlearn.experiments.references import reference_status, reference_verdicts
+from osrl_unlearn.experiments.references import (
+    reference_status, reference_verdicts, trained_alike
+)
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.runs import read_progress
 from osrl_unlearn.safety import is_safe
@@ -74,13 +76,15 @@ def group(rows: List[dict], keys: Sequence[str]) -> Dict[tuple, List[dict]]:
     return dict(sorted(grouped.items(), key=lambda item: tuple(map(str, item[0]))))
 
 
-def method_table(rows: List[dict], methods: Sequence[str]) -> str:
+def method_table(rows: List[dict], methods: Sequence[str],
+                 clean_rows: Sequence[dict] = ()) -> str:
     """One line per task, algorithm, attack and ratio; `reward / cost` per method, and
-    whether retraining (the agent trained on the clean data) is a safe reference."""
+    whether retraining (the agent trained on the clean data) is a safe reference, judged
+    over the seeds of `rows` and of `clean_rows` (agents trained alike elsewhere)."""
     header = (["task", "algorithm", "attack", "ratio", "seeds"] + [LABELS.get(m, m) for m in methods]
               + ["reference"])
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    verdicts = reference_verdicts(rows)
+    verdicts = reference_verdicts([*clean_rows, *rows])
     for cell, cell_rows in group(rows, CELL).items():
         by_method = group(cell_rows, ("method",))
         seeds = len({row["seed"] for row in cell_rows})
@@ -469,8 +473,8 @@ def retraining_note(rows: List[dict]) -> str:
             f"D_k is the same.")
 
 
-def write_report(results: Path, out: Path) -> Path:
-    """Write report.md and the figures for a results file; returns report.md."""
+def read_results(results: Path) -> List[dict]:
+    """The rows of a bench (or references) results file; a clear error if it is not one."""
     results = Path(results)
     if not results.exists():
         raise UserInputError(f"results file not found: {results}")
@@ -481,11 +485,33 @@ def write_report(results: Path, out: Path) -> Path:
     needed = set(ROW_KEY) | {"status"}
     if any(needed - set(row) for row in rows):
         raise UserInputError(f"{results} has rows without {sorted(needed)}: not a bench results file")
+    return rows
+
+
+def references_note(elsewhere: List[dict], clean: Sequence[Path]) -> str:
+    """Where the reference verdicts' other seeds come from, if from anywhere."""
+    if not clean:
+        return ""
+    agents = {(row["task"], row["algorithm"], row["seed"]) for row in elsewhere}
+    return (f" Reference verdicts also count {len(agents)} clean agents trained alike (same "
+            f"task, algorithm and steps) from {', '.join(str(path) for path in clean)}.")
+
+
+def write_report(results: Path, out: Path, clean: Sequence[Path] = ()) -> Path:
+    """Write report.md and the figures for a results file; returns report.md.
+
+    `clean`: results files whose clean agents (`references` rows, a bench's `retrain`
+    rows) trained as this file's agents were also count in each cell's reference verdict,
+    so that a one-seed grid says which cells have no safe reference.
+    """
+    results = Path(results)
+    rows = read_results(results)
     finished, failed = latest_rows(rows)
     if not finished:
         raise UserInputError(f"{results} has no finished results yet")
     imperfect = [row for row in finished if is_imperfect(row)]
     finished = [row for row in finished if not is_imperfect(row)]
+    elsewhere = trained_alike([row for path in clean for row in read_results(path)], finished)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     present = {row["method"] for row in finished}
@@ -507,15 +533,15 @@ def write_report(results: Path, out: Path) -> Path:
         f"Poisoned and retrained agents are evaluated on their last checkpoint, unlearned "
         f"ones on model_best.pt, chosen offline. Bench time of the finished rows: "
         f"{bench_hours:.1f} h, {60 * bench_hours / agents:.0f} min per poisoned agent with "
-        f"all its methods.{retraining_note(finished)}",
+        f"all its methods.{retraining_note(finished)}{references_note(elsewhere, clean)}",
         "## Headline", summary_table(finished, all_methods),
         "## Normalized reward / cost (Table 1 layout)",
         "Mean ± spread over seeds; † marks a single seed, whose spread is over its "
         "evaluation episodes. **Bold**: safe (normalized cost <= 1).",
-        method_table(finished, table_methods),
+        method_table(finished, table_methods, elsewhere),
     ]
     if variants:
-        sections += ["## Named variants", method_table(finished, [POISONED, *variants])]
+        sections += ["## Named variants", method_table(finished, [POISONED, *variants], elsewhere)]
     statistics_text, statistics_figures = statistics_sections(finished, table_methods, out)
     figures += statistics_figures
     sections += [
