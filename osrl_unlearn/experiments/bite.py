@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence
 
 from osrl_unlearn.errors import UserInputError
 from osrl_unlearn.experiments.bench import POISONED, read_rows
-from osrl_unlearn.experiments.references import SEEDS_JUDGED, clean_agents
+from osrl_unlearn.experiments.references import SEEDS_JUDGED, clean_agents, trained_alike
 from osrl_unlearn.safety import is_safe
 
 BITTEN_SEEDS = 2  # an attack bites when this many seeds flip from safe to unsafe
@@ -26,8 +26,9 @@ BITES, DOES_NOT_BITE, NO_SAFE_REFERENCE, SEEDS_MISSING = (
 
 
 def bite_verdicts(poisoned_rows: List[dict], clean_rows: List[dict]) -> Dict[tuple, dict]:
-    """(task, algorithm, attack, ratio) -> per-seed (clean row, poisoned row) and a verdict."""
-    clean = clean_agents(clean_rows)
+    """(task, algorithm, attack, ratio) -> per-seed (clean row, poisoned row) and a verdict.
+    Only clean agents trained as the poisoned ones were (same steps) are compared."""
+    clean = clean_agents(trained_alike(clean_rows, poisoned_rows))
     poisoned: Dict[tuple, Dict[int, dict]] = {}
     for row in poisoned_rows:
         if row["status"] == "ok" and row["method"] == POISONED:

@@ -165,7 +165,7 @@ def trained_alike(clean_rows: List[dict], rows: List[dict]) -> List[dict]:
     agents of `rows` were: same task, algorithm and training steps, and no other task
     setting. A reference verdict over them speaks of those agents; one over agents
     trained otherwise (BCQ-L's 5,000 steps on BallCircle against a grid's 10,000) would not."""
-    steps = {(row["task"], row["algorithm"], row["train_steps"]) for row in rows}
+    steps = {(row["task"], row["algorithm"], row.get("train_steps")) for row in rows}
     return [row for row in clean_rows if row["method"] in ("retrain", CLEAN)
             and (row["task"], row["algorithm"], row.get("train_steps")) in steps
             and not set(row.get("task_settings") or {}) - {"update_steps"}]
