@@ -45,6 +45,18 @@ def test_a_clean_row_wins_over_a_retrain_row_of_the_same_seed():
     assert result["bitten_seeds"] == 3
 
 
+def test_a_clean_agent_trained_for_other_steps_is_not_a_reference():
+    """BCQ-L's BallCircle references train 5,000 steps; a 10,000-step poisoned agent is
+    not compared with them."""
+    clean = [{**row("clean", seed, 0.0), "train_steps": 5_000} for seed in (0, 1, 2)]
+    poisoned = [{**row("poisoned", seed, 3.0, attack="max-cost"), "train_steps": 10_000}
+                for seed in (0, 1, 2)]
+    result = bite_verdicts(poisoned, clean)[(TASK, "bcql", "max-cost", 0.15)]
+    assert result["compared_seeds"] == 0 and result["verdict"] == SEEDS_MISSING
+    alike = [{**clean_row, "train_steps": 10_000} for clean_row in clean]
+    assert bite_verdicts(poisoned, alike)[(TASK, "bcql", "max-cost", 0.15)]["verdict"] == BITES
+
+
 def test_the_command_writes_the_table_and_rejects_a_missing_file(tmp_path):
     poisoned, clean = tmp_path / "poisoned.jsonl", tmp_path / "clean.jsonl"
     poisoned.write_text("".join(json.dumps(row("poisoned", s, 3.0, attack="cost-swap")) + "\n"
