@@ -39,7 +39,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -315,6 +315,22 @@ def output_dir(source: Path, method: str, out: Optional[str]) -> Path:
     return Path(out) if out else source.parent / f"{source.name}-{method}"
 
 
+def resume_state(model, adapter, choice: OfflineChoice, step: int, elapsed: float,
+                 carried: Dict[str, Any]) -> Dict[str, Any]:
+    """Everything `--resume` needs to continue a run saved after `step` exactly as if it
+    had not stopped: the agent's optimizers and multipliers, the adaptive weight, the
+    guard, the offline choice, the reward reference and the random streams."""
+    return {
+        "version": STATE_VERSION, "step": step,
+        "offline_choice": choice.state_dict(), "elapsed_s": elapsed,
+        "reward_reference": model.reward_reference,
+        "forget_weight": model.forget_weight.state_dict(),
+        "policy_guard": model.policy_guard.state_dict(),
+        "agent": training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS),
+        "carried_state": carried, **random_state(),
+    }
+
+
 def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optional[str] = None,
             resume: bool = False, progress: bool = True,
             forget_episodes: Optional[str] = None) -> Path:
@@ -443,19 +459,11 @@ def unlearn(source: Path, forget: Optional[str], ucfg: UnlearnConfig, out: Optio
                     torch.save(checkpoint_state, target / "checkpoint" / f"model_{step + 1}.pt")
                 if choice.offer(step + 1, report["forget_satisfied"], retention, shift):
                     torch.save(checkpoint_state, target / "checkpoint" / "model_best.pt")
-                torch.save({
-                    "version": STATE_VERSION, "step": step + 1,
-                    "offline_choice": choice.state_dict(), "elapsed_s": elapsed,
-                    "reward_reference": model.reward_reference,
-                    "forget_weight": model.forget_weight.state_dict(),
-                    "policy_guard": model.policy_guard.state_dict(),
-                    "agent": training_state(model, adapter.OPTIMIZERS, adapter.MULTIPLIERS),
-                    "carried_state": carried, **random_state(),
-                }, target / "checkpoint" / STATE_FILE)
+                torch.save(resume_state(model, adapter, choice, step + 1, elapsed, carried),
+                           target / "checkpoint" / STATE_FILE)
                 steps_run = step + 1
                 if choice.stop(steps_run):
                     break  # no later save has beaten model_best for `stop_after_saves` saves
-
     finally:
         close_logger(board)
     final = model.forget_report(forget_scaled, cost_terms=judge_cost)
