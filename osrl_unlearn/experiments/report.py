@@ -93,10 +93,12 @@ def method_table(rows: List[dict], methods: Sequence[str],
         verdict = verdicts.get((task, algorithm))
         if verdict is None:
             reference = "no retraining"
+        elif verdict["safe_reference"]:
+            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
+        elif verdict["no_safe_reference"]:
+            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}: no safe reference"
         else:
-            lacks = reference_status(verdict)
-            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}" + (
-                "" if not lacks else f": {lacks}" if verdict["no_safe_reference"] else f" ({lacks})")
+            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']} ({reference_status(verdict)})"
         lines.append("| " + " | ".join([task, algorithm, attack, f"{ratio:g}", str(seeds),
                                          *texts, reference]) + " |")
     return "\n".join(lines)
