@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import random
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -72,7 +72,11 @@ def load_weights(model: torch.nn.Module, state: dict, source: Path) -> None:
 
 
 class ProgressLog:
-    """Tab-separated metrics per logged step, appended (a resumed run continues it)."""
+    """Tab-separated metrics per logged step, appended (a resumed run continues it).
+
+    A metric first logged after the first row (the forget terms' own, when a save comes
+    before the retention warm-up ends) widens the header; earlier rows read nan there.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -83,13 +87,24 @@ class ProgressLog:
             self.columns = header.split("\t") if header else None
 
     def write(self, step: int, metrics: Dict[str, float]) -> None:
-        if self.columns is None:
-            self.columns = ["Steps", *sorted(metrics)]
-            with open(self.path, "w") as handle:
-                handle.write("\t".join(self.columns) + "\n")
+        added = sorted(set(metrics) - set(self.columns or []))
+        if self.columns is None or added:
+            self._widen(added)
         row = [str(step)] + [f"{metrics.get(column, float('nan')):.6g}" for column in self.columns[1:]]
         with open(self.path, "a") as handle:
             handle.write("\t".join(row) + "\n")
+
+    def _widen(self, added: List[str]) -> None:
+        """Rewrite the log with `added` columns after the present ones."""
+        rows = []
+        if self.columns is not None:
+            with open(self.path) as handle:
+                rows = [line.rstrip("\n").split("\t") for line in handle.readlines()[1:]]
+        self.columns = (self.columns or ["Steps"]) + added
+        with open(self.path, "w") as handle:
+            handle.write("\t".join(self.columns) + "\n")
+            for row in rows:
+                handle.write("\t".join(row + ["nan"] * len(added)) + "\n")
 
 
 def close_logger(logger) -> None:

@@ -103,6 +103,23 @@ def test_a_run_that_fails_midway_still_closes_its_writer(poisoned_runs, tmp_path
     assert threading.active_count() == before
 
 
+def test_saves_during_the_warm_up_still_log_the_forget_terms(poisoned_runs, tmp_path):
+    """The first save comes before forgetting starts: the forget terms' metrics, first
+    seen later, still get their columns (earlier rows nan), not dropped for the run."""
+    import math
+
+    from osrl_unlearn.runs import read_progress
+
+    cfg = UnlearnConfig(steps=20, save_every=5, retention_warmup=10)
+    out = unlearn(poisoned_runs["bcql"], FORGET_ID, cfg, out=str(tmp_path / "early"),
+                  progress=False)
+    saves = read_progress(out / "progress.txt")
+    assert sorted(saves) == [5, 10, 15, 20]
+    assert math.isnan(saves[5]["unlearn/forget_weight"])
+    assert saves[20]["unlearn/forget_weight"] > 0
+    assert not math.isnan(saves[5]["loss/actor_loss"])  # the first rows keep their values
+
+
 def test_resume_continues_from_the_last_saved_step(poisoned_runs, tmp_path):
     source, out = poisoned_runs["bcql"], tmp_path / "resumed"
     unlearn(source, FORGET_ID, UnlearnConfig(steps=6, save_every=3), out=str(out), progress=False)
