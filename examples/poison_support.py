@@ -21,7 +21,7 @@ Used for results/ballcircle-bcql/poison-support.md:
 """
 
 import sys
-from typing import Dict
+from typing import Dict, List, Optional
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -72,7 +72,8 @@ def support_ratios(dataset_id: str, seed: int = 0) -> Dict[str, float]:
 
     state_tree = cKDTree(keep_sa[:, :state_dims])
 
-    def action_gap(rows: np.ndarray, source: np.ndarray, own_episodes) -> np.ndarray:
+    def action_gap(rows: np.ndarray, source: np.ndarray,
+                   own_episodes: Optional[np.ndarray]) -> np.ndarray:
         _, found = state_tree.query(source[rows, :state_dims], k=NEIGHBOURS + 96)
         gaps = []
         for row, neighbours in zip(rows, found):
@@ -85,11 +86,12 @@ def support_ratios(dataset_id: str, seed: int = 0) -> Dict[str, float]:
 
     clean_gap = action_gap(keep_rows, keep_sa, keep_episodes)
     poisoned_gap = action_gap(forget_rows, forget_sa, None)
-    ratios["actions where states are alike"] = float(np.nanmedian(poisoned_gap) / np.nanmedian(clean_gap))
+    alike = float(np.nanmedian(poisoned_gap) / np.nanmedian(clean_gap))
+    ratios["actions where states are alike"] = alike
     return ratios
 
 
-def main(dataset_ids) -> None:
+def main(dataset_ids: List[str]) -> None:
     names = ["support", "states", "actions where states are alike", "far share"]
     print("| dataset | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))

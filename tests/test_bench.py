@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
@@ -197,7 +198,7 @@ def test_retraining_is_shared_by_attacks_whose_kept_data_is_the_same(ball_run_fi
     assert "Retraining: 1 agent for 2 rows" in report
 
 
-def finish_a_grid_then_add_safe_rule(folder, between) -> list:
+def finish_a_grid_then_add_safe_rule(folder: Path, between: Callable[[Path], None]) -> list:
     """Finish a fine-tuning grid, call `between(agent)` on its poisoned agent's run folder,
     then run the grid again with Safe-RULE added: the rows of the file after both."""
     first = load_grid(write_grid(folder, methods=["finetune", "retrain"], variants={}))

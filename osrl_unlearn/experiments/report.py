@@ -97,8 +97,9 @@ def method_table(rows: List[dict], methods: Sequence[str],
             reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
         elif verdict["no_safe_reference"]:
             reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}: no safe reference"
-        else:
-            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']} ({reference_status(verdict)})"
+        else:  # too few seeds yet
+            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
+            reference += f" ({reference_status(verdict)})"
         lines.append("| " + " | ".join([task, algorithm, attack, f"{ratio:g}", str(seeds),
                                          *texts, reference]) + " |")
     return "\n".join(lines)
