@@ -61,3 +61,15 @@ def test_bootstrap_interval_of_a_share_over_agents():
     share, low, high = stats.bootstrap_interval([1.0, 1.0, 1.0, 0.0], np.mean)
     assert share == 0.75 and low < 0.75 < high <= 1.0
     assert stats.bootstrap_interval([], np.mean) is None
+
+
+def test_probability_of_improvement_is_rliables_with_ties_and_unequal_runs():
+    from rliable import metrics
+
+    rng = np.random.default_rng(1)
+    scores_x = rng.integers(0, 4, size=(3, 40)).astype(float)  # few values: many ties
+    scores_y = rng.integers(0, 4, size=(5, 40)).astype(float)
+    scores_y[:3, 7] = scores_x[:, 7]
+    expected = metrics.probability_of_improvement(scores_x, scores_y)
+    assert stats.probability_of_improvement(scores_x, scores_y) == pytest.approx(expected)
+    assert stats.probability_of_improvement(scores_x, scores_x) == pytest.approx(0.5)

@@ -70,17 +70,24 @@ def iqm_intervals(matrices: Dict[str, np.ndarray]) -> Tuple[Dict[str, float], Di
             {method: interval[:, 0] for method, interval in intervals.items()})
 
 
+def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> float:
+    """rliable's probability of improvement, P(X > Y) + P(X = Y) / 2 over a cell's pairs of
+    runs, averaged over cells, in one array operation: rliable calls scipy's Mann-Whitney
+    test once per cell and resample, minutes on a grid of a hundred cells."""
+    pairs_x, pairs_y = scores_x[:, None, :], scores_y[None, :, :]
+    per_cell = (pairs_x > pairs_y).mean(axis=(0, 1)) + 0.5 * (pairs_x == pairs_y).mean(axis=(0, 1))
+    return float(per_cell.mean())
+
+
 def improvement_probabilities(matrices: Dict[str, np.ndarray], method: str,
                               lower_is_better: bool = False
                               ) -> Dict[str, Tuple[float, np.ndarray]]:
     """P(`method` beats each other method on a cell's seeds), averaged over cells, with its
     95% interval. For cost, less is better: the scores are negated."""
-    from rliable import metrics
-
     sign = -1.0 if lower_is_better else 1.0
     pairs = {other: (sign * matrices[method], sign * matrices[other])
              for other in matrices if other != method}
-    points, intervals = _estimates(pairs, metrics.probability_of_improvement)
+    points, intervals = _estimates(pairs, probability_of_improvement)
     return {other: (float(np.ravel(points[other])[0]), np.ravel(intervals[other]))
             for other in pairs}
 
