@@ -198,6 +198,26 @@ def test_retraining_is_shared_by_attacks_whose_kept_data_is_the_same(ball_run_fi
     assert "Retraining: 1 agent for 2 rows" in report
 
 
+def test_a_retrained_agent_gone_with_its_machine_is_reused_from_its_row(ball_run_file, tmp_path):
+    """On a new machine the shared retrained agent's run is gone but its row is not: the
+    next attack sharing it reuses that row, rather than training a second agent whose
+    figures differ from the first's."""
+    import shutil
+
+    first = load_grid(write_grid(tmp_path, methods=["retrain"], variants={}))
+    (recorded,) = [row for row in read_rows(run_grid(first)) if row["method"] == "retrain"]
+    shutil.rmtree(Path(recorded["run"]).parent)
+    both = load_grid(write_grid(tmp_path, methods=["retrain"], variants={},
+                                attacks=["max-cost", "reward-lure"]))
+    rows = [row for row in read_rows(run_grid(both)) if row["method"] == "retrain"]
+    assert [row["attack"] for row in rows] == ["max-cost", "reward-lure"]
+    reused = rows[1]
+    assert reused["status"] == "ok" and "max-cost" in reused["reused_from"]
+    assert all(reused[key] == recorded[key] for key in EVALUATION_KEYS)
+    assert reused["unlearning"] == recorded["unlearning"] and reused["steps"] == recorded["steps"]
+    assert not list((tmp_path / "logs").glob("*-keep-*"))  # nothing trained again
+
+
 def finish_a_grid_then_add_safe_rule(folder: Path, between: Callable[[Path], None]) -> list:
     """Finish a fine-tuning grid, call `between(agent)` on its poisoned agent's run folder,
     then run the grid again with Safe-RULE added: the rows of the file after both."""

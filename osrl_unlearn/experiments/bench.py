@@ -344,6 +344,27 @@ def reusable_clean_row(cell: Cell, grid: GridConfig, train_steps: int) -> Option
     return found
 
 
+def unlearning_settings(ucfg: UnlearnConfig) -> Dict[str, Any]:
+    """The unlearning settings that differ from UnlearnConfig's defaults, as rows keep them."""
+    return {name: value for name, value in asdict(ucfg).items()
+            if value != getattr(UnlearnConfig, name, None)}
+
+
+def recorded_retrain_row(grid: GridConfig, target: Path, ucfg: UnlearnConfig, steps: int
+                         ) -> Optional[Dict[str, Any]]:
+    """The grid's own finished row of the retrained agent at `target` (same task, algorithm,
+    seed and D_k), made with the same steps and settings, when that agent's run is not on
+    this machine: trained again it would be another agent (other threads, other floating
+    point), and the attacks sharing it would each see a different retraining."""
+    found = None
+    for row in read_rows(Path(grid.results)):
+        if (row["status"] == "ok" and row.get("base_method") == "retrain"
+                and row["run"] == str(target) and row["steps"] == steps
+                and row.get("unlearning") == unlearning_settings(ucfg)):
+            found = row  # the last such row counts
+    return found
+
+
 def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[str, Any]:
     """Apply one method to the poisoned agent (or reuse its finished run) and evaluate it."""
     from osrl_unlearn.evaluation import EVALUATION_KEYS, evaluate_run
@@ -368,6 +389,16 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
     target = (retrain_dir(cell, grid, source, ucfg) if ucfg.method == "retrain"
               else output_dir(source, method, None))
     summary_file = target / "unlearn_summary.json"
+    if ucfg.method == "retrain" and not summary_file.exists():
+        steps = json.loads((source / "timing.json").read_text())["steps"]
+        recorded = recorded_retrain_row(grid, target, ucfg, steps)
+        if recorded is not None:
+            kept = (*EVALUATION_KEYS, "wall_time_s", "steps", "steps_run", "forget_satisfied",
+                    "base_method", "model_best_retains_keep", "forget_split", "forget_recall",
+                    "forget_precision", "unlearning")
+            return {**{key: recorded[key] for key in kept if key in recorded},
+                    "reused_from": f"retrain row of {recorded['run']} "
+                                   f"({recorded['attack']} {recorded['ratio']}, {recorded['finished_at']})"}
     started = target / "config.yaml"  # written as an unlearning run starts
     if ucfg.method != "retrain" and started.exists() \
             and started.stat().st_mtime < (source / "timing.json").stat().st_mtime:
@@ -395,9 +426,7 @@ def run_method(cell: Cell, grid: GridConfig, source: Path, method: str) -> Dict[
             "forget_split": summary.get("forget_split"),
             # an imperfect forget set changes D_k: a retrain row is then not a clean agent
             "forget_recall": ucfg.forget_recall, "forget_precision": ucfg.forget_precision,
-            # the unlearning settings that differ from UnlearnConfig's defaults
-            "unlearning": {name: value for name, value in asdict(ucfg).items()
-                           if value != getattr(UnlearnConfig, name, None)}}
+            "unlearning": unlearning_settings(ucfg)}
 
 
 @functools.lru_cache(maxsize=None)
@@ -470,6 +499,7 @@ def run_grid(grid: GridConfig, results: Optional[Path] = None,
     if grid.data_dir:
         os.environ["OSRL_UNLEARN_DATA_DIR"] = str(Path(grid.data_dir).resolve())
     results = Path(results or grid.results)
+    grid = replace(grid, results=str(results))  # where methods look for their earlier rows
     rows = read_rows(results)
     done = finished_keys(rows)
     methods = [POISONED, *grid_methods(grid)]
