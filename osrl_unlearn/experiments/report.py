@@ -93,13 +93,10 @@ def method_table(rows: List[dict], methods: Sequence[str],
         verdict = verdicts.get((task, algorithm))
         if verdict is None:
             reference = "no retraining"
-        elif verdict["safe_reference"]:
-            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
-        elif verdict["no_safe_reference"]:
-            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}: no safe reference"
-        else:  # too few seeds yet
-            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
-            reference += f" ({reference_status(verdict)})"
+        else:  # "safe k/n", then what a cell without a safe reference lacks
+            reference, status = f"safe {verdict['safe_seeds']}/{verdict['seeds']}", reference_status(verdict)
+            if status:
+                reference += f": {status}" if verdict["no_safe_reference"] else f" ({status})"
         lines.append("| " + " | ".join([task, algorithm, attack, f"{ratio:g}", str(seeds),
                                          *texts, reference]) + " |")
     return "\n".join(lines)
