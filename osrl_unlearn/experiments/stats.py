@@ -52,13 +52,21 @@ def score_matrices(rows: List[dict], methods: Sequence[str], metric: str
 
 def _estimates(score_dict, statistic):
     """rliable's stratified bootstrap, reproducible, without arch's deprecation notice
-    about the RandomState rliable hands it."""
+    about the RandomState rliable hands it. rliable's one-array bootstrap draws its
+    resamples from numpy's global generator, not that RandomState, so that generator is
+    seeded here (and put back after): otherwise a report's intervals changed with whatever
+    had drawn from it before, from one run of the same rows to the next."""
     from rliable import library
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return library.get_interval_estimates(score_dict, statistic, reps=REPS,
-                                              random_state=np.random.RandomState(SEED))
+    global_state = np.random.get_state()
+    np.random.seed(SEED)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return library.get_interval_estimates(score_dict, statistic, reps=REPS,
+                                                  random_state=np.random.RandomState(SEED))
+    finally:
+        np.random.set_state(global_state)
 
 
 def iqm_intervals(matrices: Dict[str, np.ndarray]) -> Tuple[Dict[str, float], Dict[str, np.ndarray]]:
