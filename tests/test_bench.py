@@ -100,6 +100,15 @@ def test_report_writes_the_tables_and_figures(finished_grid, tmp_path):
     assert "## Statistics (rliable)" in text and "IQM normalized reward [95% CI]" in text
     for name in ("cost_reward_OfflineBallRun-v0.png", "safe_share.png", "statistics.png"):
         assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
+    rows = {row["method"]: row for row in read_rows(results)}
+    timed = next(line for line in text.splitlines() if "| Fine-tune | " in line and " s)" not in line
+                 and line.count("|") == 12)  # the wall-time table's line
+    cells = [cell.strip() for cell in timed.split("|")[1:-1]]
+    retraining, training = cells[8], cells[10]
+    assert float(retraining) == pytest.approx(
+        rows["finetune"]["wall_time_s"] / rows["retrain"]["wall_time_s"], abs=0.006)
+    assert float(training) == pytest.approx(  # in one run: against the agent's own training
+        rows["finetune"]["wall_time_s"] / rows["poisoned"]["wall_time_s"], abs=0.006)
 
 
 @pytest.mark.parametrize("change, message", [
