@@ -94,7 +94,8 @@ def method_table(rows: List[dict], methods: Sequence[str],
         if verdict is None:
             reference = "no retraining"
         else:  # "safe k/n", then what a cell without a safe reference lacks
-            reference, status = f"safe {verdict['safe_seeds']}/{verdict['seeds']}", reference_status(verdict)
+            reference = f"safe {verdict['safe_seeds']}/{verdict['seeds']}"
+            status = reference_status(verdict)
             if status:
                 reference += f": {status}" if verdict["no_safe_reference"] else f" ({status})"
         lines.append("| " + " | ".join([task, algorithm, attack, f"{ratio:g}", str(seeds),
@@ -203,9 +204,12 @@ def wall_time_table(rows: List[dict], methods: Sequence[str]) -> str:
             ratio = statistics.fmean(row["wall_time_s"] / ref["wall_time_s"] for row, ref in pairs)
             steps = statistics.fmean(row.get("steps_run") or row["steps"] for row, _ in pairs)
             trained = paired(cell_rows, method, POISONED)
-            training = (f"{statistics.fmean(agent['wall_time_s'] for _, agent in trained):.0f} | "
-                        f"{statistics.fmean(row['wall_time_s'] / agent['wall_time_s'] for row, agent in trained):.2f}"
-                        if trained else "– | –")
+            training = "– | –"
+            if trained:
+                agent_time = statistics.fmean(agent["wall_time_s"] for _, agent in trained)
+                agent_ratio = statistics.fmean(row["wall_time_s"] / agent["wall_time_s"]
+                                               for row, agent in trained)
+                training = f"{agent_time:.0f} | {agent_ratio:.2f}"
             task, algorithm, attack, ratio_value = cell
             lines.append(f"| {task} | {algorithm} | {attack} | {ratio_value:g} | "
                          f"{LABELS.get(method, method)} | {steps:,.0f} | {own:.0f} | "
